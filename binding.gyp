@@ -1,0 +1,29 @@
+{
+  "targets": [
+    {
+      # The Node addon: spawns the init helper, waits for exits, small fs helpers.
+      "target_name": "ocirun_native",
+      "sources": [
+        "native/addon/addon.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags_cc": ["-std=c++20", "-fvisibility=hidden", "-fstack-protector-strong", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc!": ["-fno-exceptions"]
+    },
+    {
+      # The single-threaded init helper: namespaces, mounts, pivot_root, credentials, exec.
+      # Linked statically so that it runs from a sealed memfd with no loader and stays tiny.
+      "target_name": "ocirun-init",
+      "type": "executable",
+      "sources": [
+        "native/init/main.cc"
+      ],
+      "include_dirs": ["native"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_cc": ["-std=c++20", "-Os", "-fno-exceptions", "-fno-rtti", "-fstack-protector-strong", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "ldflags": ["-static", "-Wl,--gc-sections"]
+    }
+  ]
+}

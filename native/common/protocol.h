@@ -1,0 +1,125 @@
+// Wire protocol between the TypeScript planner (src/native/protocol.ts mirrors
+// this file; keep them in step) and the init helper.
+//
+// Framing, both directions, on one SOCK_STREAM socketpair:
+//   record := u16 tag | u16 zero | u32 length | payload[length]     (host byte order)
+// Nested records (marked "nested") carry a sequence of records as payload.
+// Strings are raw bytes without a terminating NUL; an embedded NUL is an error.
+// Integers are little-endian fixed width: u32 = 4 bytes, u64/i64 = 8 bytes.
+// A flag record ("flag") has an empty payload; its presence means true.
+//
+// The planner writes the whole plan and then shuts down its write side, so the
+// helper reads until EOF. The helper answers with MSG_* records.
+#pragma once
+#include <stdint.h>
+
+namespace ocirun::proto {
+
+struct RecordHeader {
+  uint16_t tag;
+  uint16_t zero;
+  uint32_t length;
+};
+static_assert(sizeof(RecordHeader) == 8, "record header is 8 bytes");
+
+// Upper bound on a whole plan; the planner never sends more.
+constexpr uint32_t kMaxPlanBytes = 64u << 20;
+
+enum PlanTag : uint16_t {
+  // nested: one namespace. NS_TYPE is required, NS_PATH means "join", absent means "new".
+  PLAN_NAMESPACE = 1,
+  NS_TYPE = 2,        // u32: the CLONE_NEW* constant
+  NS_PATH = 3,        // string: absolute path of a namespace file to setns() into
+
+  PLAN_UID_MAP = 4,   // 3 x u32: containerID, hostID, size (one record per line)
+  PLAN_GID_MAP = 5,   // same layout
+
+  PLAN_HOSTNAME = 6,    // string
+  PLAN_DOMAINNAME = 7,  // string
+
+  PLAN_ROOTFS = 8,             // string: absolute host path of the root filesystem
+  PLAN_ROOTFS_READONLY = 9,    // flag
+  PLAN_NO_PIVOT = 10,          // flag: chroot + MS_MOVE instead of pivot_root
+  PLAN_ROOT_PROPAGATION = 11,  // u64: mount flags for "/" before setup (default MS_SLAVE|MS_REC)
+  PLAN_ROOTFS_PROPAGATION = 12,// u64: mount flags applied to the new root after setup (optional)
+
+  // nested: one mount, performed in plan order after the rootfs is bind-mounted onto itself.
+  PLAN_MOUNT = 13,
+  M_DEST = 14,          // string: absolute path inside the container
+  M_SOURCE = 15,        // string: host path for binds, anything for others ("" allowed)
+  M_TYPE = 16,          // string: filesystem type ("" for binds)
+  M_FLAGS = 17,         // u64: flags for the first mount(2) call (MS_BIND|MS_REC for binds)
+  M_DATA = 18,          // string: fs-specific data ("" if none)
+  M_REMOUNT_FLAGS = 19, // u64: present => second call mount(NULL, dest, NULL, MS_REMOUNT|MS_BIND|value)
+  M_PROPAGATION = 20,   // u64, repeated: each a mount(NULL, dest, NULL, value) call after mounting
+  M_ATTR_SET = 21,      // u64: mount_setattr(AT_RECURSIVE) attr_set (rro, rnosuid...) — optional
+  M_ATTR_CLR = 22,      // u64: mount_setattr attr_clr — optional
+  M_MKDIR_ONLY = 23,    // flag: only create M_DEST as a directory (used for layout), no mount
+  M_SYMLINK = 24,       // string: instead of mounting, create M_DEST as a symlink with this target
+
+  // nested: one device node to create inside the container's /dev.
+  PLAN_DEVICE = 30,
+  D_PATH = 31,   // string: absolute container path (e.g. /dev/null)
+  D_TYPE = 32,   // u32: S_IFCHR, S_IFBLK or S_IFIFO
+  D_MAJOR = 33,  // u64
+  D_MINOR = 34,  // u64
+  D_MODE = 35,   // u32: permission bits
+  D_UID = 36,    // u32
+  D_GID = 37,    // u32
+  D_BIND = 38,   // flag: bind-mount the host's node at the same path instead of mknod (user namespaces)
+
+  // nested: a symlink created after mounts and devices, before pivot_root.
+  PLAN_SYMLINK = 40,
+  L_PATH = 41,    // string: absolute container path
+  L_TARGET = 42,  // string: link target, stored as given
+
+  PLAN_MASKED_PATH = 45,    // string, repeated: after pivot
+  PLAN_READONLY_PATH = 46,  // string, repeated: after pivot
+
+  PLAN_STATE_DIR = 50,      // string: host path of the state dir; the helper blocks on
+                            // opening <dir>/exec.fifo for writing until `start`.
+
+  // nested: the user process.
+  PLAN_PROCESS = 60,
+  P_ARG = 61,         // string, repeated, in order (at least one)
+  P_ENV = 62,         // string "K=V", repeated
+  P_CWD = 63,         // string: absolute path inside the container
+  P_UID = 64,         // u32
+  P_GID = 65,         // u32
+  P_ADDITIONAL_GID = 66,  // u32, repeated
+  P_UMASK = 67,       // u32 (absent: leave the umask alone)
+  P_NO_NEW_PRIVS = 68,// flag
+  P_RLIMIT = 69,      // 24 bytes: u32 resource, u32 zero, u64 soft, u64 hard (RLIM_INFINITY = ~0)
+  P_CAPS = 70,        // flag: capabilities are managed; the five sets below follow (absent set = empty)
+  P_CAP_BOUNDING = 71,    // u64 bit mask (bit n = capability n)
+  P_CAP_EFFECTIVE = 72,
+  P_CAP_INHERITABLE = 73,
+  P_CAP_PERMITTED = 74,
+  P_CAP_AMBIENT = 75,
+  P_OOM_SCORE_ADJ = 76,   // i64 (absent: do not touch)
+
+  PLAN_TIME_OFFSET = 80,  // u32 clock id (CLOCK_MONOTONIC / CLOCK_BOOTTIME), u32 nanoseconds, i64 seconds
+  PLAN_SYSCTL = 81,       // nested: SYSCTL_KEY string, SYSCTL_VALUE string (written to /proc/sys after mounts)
+  SYSCTL_KEY = 82,
+  SYSCTL_VALUE = 83,
+
+  PLAN_DEBUG = 90,        // flag: the helper may write diagnostics to stderr
+};
+
+enum MessageTag : uint16_t {
+  // u32 pid of the container init in the runtime's pid namespace. A pidfd for it
+  // travels in the same sendmsg() as SCM_RIGHTS when the kernel provides one.
+  MSG_PID = 100,
+  // nested: a failure. The helper exits after sending it.
+  MSG_ERROR = 101,
+  E_ERRNO = 102,    // u32 positive errno (0 if none)
+  E_SYSCALL = 103,  // string: the failing call ("mount", "pivot_root"...)
+  E_PATH = 104,     // string: the path involved, as the user wrote it (container path)
+  E_MESSAGE = 105,  // string: what the helper was doing, for humans
+  // empty: setup is complete and the init is blocked on exec.fifo waiting for start.
+  MSG_READY = 106,
+  // string: a non-fatal warning to show the user.
+  MSG_WARNING = 107,
+};
+
+}  // namespace ocirun::proto

@@ -1,0 +1,95 @@
+// Typed view of the native addon (native/addon). Everything that needs a
+// syscall Node does not offer goes through here; nothing here decides policy.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface SpawnOptions {
+  /** Absolute path of the ocirun-init executable; copied into a sealed memfd once per process. */
+  helper: string;
+  /** The encoded plan (encodePlan). */
+  plan: Buffer;
+  /** fds that become the container's 0, 1, 2 (unmodified pass-through). */
+  stdio: [number, number, number];
+  /** Extra fds that become 3, 4, ... in the container (--preserve-fds, LISTEN_FDS). */
+  extraFds?: number[];
+}
+
+export interface SpawnResult {
+  /** The container init's pid in the runtime's pid namespace. */
+  pid: number;
+  /** A pidfd for the init (CLOEXEC), or -1 when the kernel gave none. The caller closes it. */
+  pidfd: number;
+  /** Non-fatal warnings the helper reported. */
+  warnings: string[];
+}
+
+export interface ExitStatus {
+  /** Exit code when the process exited normally. */
+  exitCode: number | null;
+  /** Signal number when it was killed by a signal. */
+  signal: number | null;
+  /** False when the process was not our child, so its status is unknown. */
+  known: boolean;
+}
+
+export interface NativeBinding {
+  /**
+   * Starts the init helper, sends the plan, and resolves once the container is
+   * created (helper blocked on exec.fifo). On failure the helper and the init
+   * are killed and reaped before the promise rejects with a SystemError-like
+   * Error: { code: 'ENOENT', errno: -2, syscall: 'mount', path: '/proc', message }.
+   */
+  spawnContainer(opts: SpawnOptions): Promise<SpawnResult>;
+  /**
+   * Calls back once when the process behind pidfd exits. If it is our child it
+   * is reaped and its status reported; otherwise known=false. Keeps the event
+   * loop alive until then. One epoll thread serves every watch.
+   */
+  watchExit(pidfd: number, callback: (status: ExitStatus) => void): void;
+  /** pidfd_open(2); throws on error (ESRCH when the process is gone). */
+  pidfdOpen(pid: number): number;
+  /** pidfd_send_signal(2); throws on error. */
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  /** mkfifo(3). */
+  mkfifo(path: string, mode: number): void;
+  /** flock(2) with LOCK_NB: true if taken, false if EWOULDBLOCK; throws otherwise. */
+  tryLock(fd: number, exclusive: boolean): boolean;
+  /** flock(fd, LOCK_UN). */
+  unlock(fd: number): void;
+}
+
+let cached: NativeBinding | undefined;
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Where the build puts things; Release first, Debug for developers. */
+function buildDirs(): string[] {
+  return ['Release', 'Debug'].map((d) => join(packageRoot, 'build', d));
+}
+
+export function native(): NativeBinding {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const tried: string[] = [];
+  for (const dir of buildDirs()) {
+    const file = join(dir, 'ocirun_native.node');
+    tried.push(file);
+    if (existsSync(file)) {
+      cached = require(file) as NativeBinding;
+      return cached;
+    }
+  }
+  throw new Error(`ocirun native addon not built (tried ${tried.join(', ')}); run "npm ci" or "npm run build"`);
+}
+
+export function helperPath(): string {
+  const tried: string[] = [];
+  for (const dir of buildDirs()) {
+    const file = join(dir, 'ocirun-init');
+    tried.push(file);
+    if (existsSync(file)) return file;
+  }
+  throw new Error(`ocirun-init helper not built (tried ${tried.join(', ')}); run "npm ci" or "npm run build"`);
+}
