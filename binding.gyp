@@ -4,7 +4,15 @@
       # The Node addon: spawns the init helper, waits for exits, small fs helpers.
       "target_name": "ocirun_native",
       "sources": [
-        "native/addon/addon.cc"
+        "native/addon/addon.cc",
+        "native/addon/errors.cc",
+        "native/addon/memfd.cc",
+        "native/addon/child.cc",
+        "native/addon/records.cc",
+        "native/addon/spawn.cc",
+        "native/addon/exitwatch.cc",
+        "native/addon/pidfd.cc",
+        "native/addon/fsops.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
@@ -18,7 +26,17 @@
       "target_name": "ocirun-init",
       "type": "executable",
       "sources": [
-        "native/init/main.cc"
+        "native/init/main.cc",
+        "native/init/plan.cc",
+        "native/init/msg.cc",
+        "native/init/ns.cc",
+        "native/init/pathres.cc",
+        "native/init/mounts.cc",
+        "native/init/devices.cc",
+        "native/init/pivot.cc",
+        "native/init/harden.cc",
+        "native/init/creds.cc",
+        "native/init/exec.cc"
       ],
       "include_dirs": ["native"],
       "defines": ["_GNU_SOURCE"],

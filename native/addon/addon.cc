@@ -1,3 +1,19 @@
-#include <napi.h>
-Napi::Object Init(Napi::Env env, Napi::Object exports){return exports;}
-NODE_API_MODULE(ocirun_native, Init)
+// Module entry: the NativeBinding of src/native/binding.ts.
+#include "addon/addon.h"
+
+namespace ocirun {
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new AddonState);
+  RegisterSpawn(env, exports);
+  RegisterExitWatch(env, exports);
+  RegisterPidfd(env, exports);
+  RegisterFsOps(env, exports);
+  return exports;
+}
+
+}  // namespace ocirun
+
+// The macro pastes its argument into an identifier, so it needs an unqualified name.
+static Napi::Object InitOcirun(Napi::Env env, Napi::Object exports) { return ocirun::Init(env, exports); }
+NODE_API_MODULE(ocirun_native, InitOcirun)

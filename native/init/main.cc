@@ -1,2 +1,157 @@
-#include <stdio.h>
-int main(){puts("hi");return 0;}
+// ocirun-init: builds one container from the plan on fd 3.
+//
+// Stage 0 runs in the runtime's namespaces: joins namespaces, clones the
+// container init into the new ones (as a sibling, child of the runtime), writes
+// its id maps, reports its pid and exits. Stage 1 is that init: it builds the
+// root filesystem, reports ready, blocks on exec.fifo until `start`, then drops
+// privileges and execs the user program.
+//
+// Exit codes: 0 stage 0 done; 1 setup failure (reported as MSG_ERROR while
+// fd 3 is open, on stderr after start); 127 execve failed.
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "init/msg.h"
+#include "init/plan.h"
+#include "init/steps.h"
+
+using namespace ocirun::init;
+
+namespace {
+
+void check(bool ok) {
+  if (!ok) die_report();
+}
+
+// PR_SET_PDEATHSIG covers the future; the pidfd check covers the window
+// before it was set. (getppid() cannot tell: it is 0 in a new pid namespace.)
+void arm_parent_death(int parent_pidfd) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(1);
+  pollfd p{parent_pidfd, POLLIN, 0};
+  if (poll(&p, 1, 0) != 0) _exit(1);
+}
+
+[[noreturn]] void stage1(const Plan& plan, int sync, int parent_pidfd, int statedirfd,
+                         const std::vector<int>& extra) {
+  arm_parent_death(parent_pidfd);
+  // Until exec, processes already in the container must not ptrace us or
+  // reach our host fds through /proc/<pid>/fd (CVE-2016-9962).
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  char go = 0;
+  ssize_t n;
+  do n = read(sync, &go, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1 || go != 'g') _exit(1);  // stage 0 failed and reported it
+  close(sync);
+
+  // New or joined: without a mapped uid we could not even create files there.
+  if (plan.has_namespace(CLONE_NEWUSER)) {
+    check(become_userns_root());
+    // The credential change cleared the death signal.
+    arm_parent_death(parent_pidfd);
+  }
+  close(parent_pidfd);
+  debug("init running");
+
+  if (plan.has_hostname && sethostname(plan.hostname.data(), plan.hostname.size()) < 0)
+    check(fail(errno, "sethostname", "", "set hostname"));
+  if (plan.has_domainname && setdomainname(plan.domainname.data(), plan.domainname.size()) < 0)
+    check(fail(errno, "setdomainname", "", "set domainname"));
+
+  int rootfd = -1;
+  check(prepare_root(plan, &rootfd));
+  check(do_mounts(plan, rootfd));
+  check(create_devices(plan, rootfd));
+  check(create_symlinks(plan, rootfd));
+  check(pivot(plan, rootfd));
+  close(rootfd);
+  // Sysctls before the read-only paths: /proc/sys is usually one of them.
+  check(write_sysctls(plan));
+  check(readonly_paths(plan));
+  check(mask_paths(plan));
+  check(finalize_root(plan));
+
+  const Process& proc = plan.process;
+  check(apply_rlimits(proc));
+  check(enter_cwd(proc));
+  std::string exe;
+  check(find_executable(proc, &exe));
+
+  check(send_ready());
+  close(kPlanFd);
+  // The runtime's CLI exits after create; the container must outlive it.
+  prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  debug("ready, waiting for start");
+  if (!wait_for_start(statedirfd)) _exit(1);
+  close(statedirfd);
+
+  if (!apply_credentials(proc)) die_stderr(1);
+  exec_user(proc, exe, extra);
+}
+
+[[noreturn]] void stage0(const Plan& plan, const std::vector<int>& extra) {
+  // Before joining anything: these are the runtime's paths and processes, and
+  // our host credentials are what may open them. In particular a container root
+  // mapped to an unprivileged host uid can still reach exec.fifo through this fd.
+  int statedirfd = open(plan.state_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (statedirfd < 0) check(fail(errno, "open", plan.state_dir, "open state directory"));
+  pid_t parent = getppid();
+  int parent_pidfd = static_cast<int>(syscall(SYS_pidfd_open, parent, 0));
+  if (parent_pidfd < 0) check(fail(errno, "pidfd_open", "", "watch runtime process"));
+  if (getppid() != parent) check(fail(ESRCH, "getppid", "", "runtime exited during setup"));
+  // Inherited by the init. Written here because, once the init has switched to
+  // a user namespace uid, its /proc files are no longer writable by it.
+  check(apply_oom_score_adj(plan.process));
+
+  check(join_namespaces(plan));
+  check(setup_time_namespace(plan));
+
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    check(fail(errno, "socketpair", "", "create sync channel"));
+
+  int pidfd = -1;
+  pid_t pid = clone_init(plan, &pidfd);
+  if (pid < 0) die_report();
+  if (pid == 0) {
+    close(sv[0]);
+    stage1(plan, sv[1], parent_pidfd, statedirfd, extra);
+  }
+  close(sv[1]);
+  debug("init is pid %d", pid);
+  // The pid goes out before anything else can fail, so that the runtime can
+  // reap the init we kill on failure (it is the runtime's child, not ours).
+  bool ok = send_pid(pid, pidfd) && write_id_maps(plan, pid);
+  // MSG_NOSIGNAL: an init that already died must not take us down silently.
+  if (ok && send(sv[0], "g", 1, MSG_NOSIGNAL) != 1) ok = fail(errno, "send", "", "release container init");
+  if (!ok) {
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    die_report();
+  }
+  _exit(0);
+}
+
+}  // namespace
+
+int main() {
+  // Before we open anything: whatever is open now beyond 0-3 is for the container.
+  std::vector<int> extra = inherited_extra_fds();
+  // A closed stdio slot would be reused by our own opens and leak into the container.
+  for (int fd = 0; fd < kPlanFd; fd++)
+    if (fcntl(fd, F_GETFD) < 0) check(fail(EBADF, "fcntl", "", "stdio descriptor is not open"));
+  Plan plan;
+  {
+    std::vector<uint8_t> bytes;
+    check(read_plan(kPlanFd, &bytes));
+    check(decode_plan(bytes, &plan));
+  }
+  g_debug = plan.debug;
+  stage0(plan, extra);
+}

@@ -1,0 +1,21 @@
+// Registration entry points of each part of the addon, and the per-environment
+// state (main thread and every worker_thread that loads us get their own).
+#pragma once
+#include <napi.h>
+
+namespace ocirun {
+
+class ExitWatcher;
+void DestroyExitWatcher(ExitWatcher* watcher);
+
+struct AddonState {
+  ExitWatcher* watcher = nullptr;  // started by the first watchExit()
+  ~AddonState() { DestroyExitWatcher(watcher); }
+};
+
+void RegisterSpawn(Napi::Env env, Napi::Object exports);
+void RegisterExitWatch(Napi::Env env, Napi::Object exports);
+void RegisterPidfd(Napi::Env env, Napi::Object exports);
+void RegisterFsOps(Napi::Env env, Napi::Object exports);
+
+}  // namespace ocirun

@@ -1,0 +1,28 @@
+// Starting the init helper process. Node is multithreaded, so between clone and
+// exec the child may only make raw, async-signal-safe system calls.
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "addon/errors.h"
+#include "addon/fd.h"
+
+namespace ocirun {
+
+struct HelperProcess {
+  pid_t pid = -1;
+  UniqueFd pidfd;  // -1 when the kernel gave none (fork fallback without pidfd_open)
+};
+
+// Clones (clone3 with CLONE_PIDFD; fork() where clone3 is unavailable) and
+// execs the sealed `memfd` as "ocirun-init" with an empty environment, after
+// making fds[i] the child's descriptor i, without CLOEXEC, and closing every
+// other descriptor. fds[3] must be the child's end of the socketpair: if the
+// child cannot exec, it reports a MSG_ERROR record there (E_PATH = helper_path)
+// and exits 127.
+bool StartHelper(int memfd, const std::vector<int>& fds, const std::string& helper_path, HelperProcess* out,
+                 SysError* err);
+
+}  // namespace ocirun

@@ -1,0 +1,42 @@
+// Node-style system errors for every entry point of the addon.
+#pragma once
+#include <napi.h>
+
+#include <string>
+
+namespace ocirun {
+
+// A failure captured off the JS thread (AsyncWorker::Execute, the exit watcher)
+// and turned into a JS Error later, once we are back on the JS thread.
+struct SysError {
+  int err = 0;           // positive errno; 0 when the failure has no errno
+  std::string syscall;   // may be empty
+  std::string path;      // may be empty
+  std::string message;   // what we were doing, for humans; may be empty
+
+  static SysError Errno(int err, std::string syscall, std::string path = {}, std::string message = {}) {
+    return SysError{err, std::move(syscall), std::move(path), std::move(message)};
+  }
+  // A failure with no errno (protocol violation, unexpected helper exit).
+  static SysError Plain(std::string message) { return SysError{0, {}, {}, std::move(message)}; }
+};
+
+// Error with .code (errno name), .errno (negative, as in Node), .syscall, .path.
+// With err == 0 the code is ERR_OCIRUN_HELPER and there is no .errno.
+Napi::Error MakeSystemError(Napi::Env env, const SysError& e);
+
+// Throws (as a C++ exception; the addon is built with NAPI_CPP_EXCEPTIONS).
+[[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& path = {});
+
+// "ENOENT"; "UNKNOWN" for numbers glibc does not name.
+const char* ErrnoName(int err);
+
+// Argument checking with Node's codes: TypeError for ERR_INVALID_ARG_TYPE and
+// ERR_INVALID_ARG_VALUE, RangeError for ERR_OUT_OF_RANGE.
+[[noreturn]] void ThrowTypeError(Napi::Env env, const std::string& message, const char* code = "ERR_INVALID_ARG_TYPE");
+int32_t ArgInt32(const Napi::CallbackInfo& info, size_t index, const char* name, int32_t min, int32_t max);
+int ArgFd(const Napi::CallbackInfo& info, size_t index, const char* name);
+std::string ArgString(const Napi::CallbackInfo& info, size_t index, const char* name);
+bool ArgBool(const Napi::CallbackInfo& info, size_t index, const char* name);
+
+}  // namespace ocirun

@@ -1,0 +1,47 @@
+// mkfifo and flock: the two file operations Node's fs module does not offer.
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "addon/addon.h"
+#include "addon/errors.h"
+
+namespace ocirun {
+namespace {
+
+Napi::Value Mkfifo(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "path");
+  int mode = ArgInt32(info, 1, "mode", 0, 07777);
+  if (mkfifo(path.c_str(), mode_t(mode)) < 0) ThrowErrno(info.Env(), errno, "mkfifo", path);
+  return info.Env().Undefined();
+}
+
+int Flock(int fd, int op) {
+  int r;
+  do r = flock(fd, op);
+  while (r < 0 && errno == EINTR);
+  return r;
+}
+
+Napi::Value TryLock(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "fd");
+  bool exclusive = ArgBool(info, 1, "exclusive");
+  if (Flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) return Napi::Boolean::New(info.Env(), true);
+  if (errno == EWOULDBLOCK) return Napi::Boolean::New(info.Env(), false);
+  ThrowErrno(info.Env(), errno, "flock");
+}
+
+Napi::Value Unlock(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "fd");
+  if (Flock(fd, LOCK_UN) < 0) ThrowErrno(info.Env(), errno, "flock");
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void RegisterFsOps(Napi::Env env, Napi::Object exports) {
+  exports.Set("mkfifo", Napi::Function::New(env, Mkfifo, "mkfifo"));
+  exports.Set("tryLock", Napi::Function::New(env, TryLock, "tryLock"));
+  exports.Set("unlock", Napi::Function::New(env, Unlock, "unlock"));
+}
+
+}  // namespace ocirun

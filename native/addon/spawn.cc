@@ -1,0 +1,335 @@
+// spawnContainer: start the init helper from its sealed memfd, hand it the
+// plan, and collect its answer, all on a libuv worker thread.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <string>
+#include <vector>
+
+#include "addon/addon.h"
+#include "addon/child.h"
+#include "addon/errors.h"
+#include "addon/memfd.h"
+#include "addon/records.h"
+#include "common/protocol.h"
+
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+namespace ocirun {
+namespace {
+namespace proto = ocirun::proto;
+
+// How long a helper that closed its socket gets to exit on its own before we
+// kill it; it has nothing left to do, so this only matters for a broken helper.
+constexpr int kExitGraceMs = 2000;
+
+struct SpawnRequest {
+  std::string helper;
+  std::vector<uint8_t> plan;
+  std::vector<int> fds;  // stdio[0..2], then extraFds; the socket is inserted at 3
+};
+
+struct SpawnOutcome {
+  pid_t pid = -1;
+  UniqueFd pidfd;
+  std::vector<std::string> warnings;
+};
+
+// One of our children: the helper's stage 0 or the container init.
+struct Child {
+  pid_t pid = -1;
+  int pidfd = -1;  // borrowed
+  bool reaped = false;
+};
+
+void Kill(const Child& c) {
+  // The pid cannot be recycled while it is our unreaped child, so kill() is a
+  // safe fallback when there is no pidfd.
+  if (c.pidfd >= 0 && syscall(SYS_pidfd_send_signal, c.pidfd, SIGKILL, nullptr, 0) == 0) return;
+  kill(c.pid, SIGKILL);
+}
+
+bool WaitFor(const Child& c, int timeout_ms) {
+  if (c.pidfd >= 0) {
+    pollfd p{c.pidfd, POLLIN, 0};
+    int r;
+    do r = poll(&p, 1, timeout_ms);
+    while (r < 0 && errno == EINTR);
+    return r > 0;
+  }
+  for (int waited = 0; waited < timeout_ms; waited += 10) {
+    siginfo_t si{};
+    if (waitid(P_PID, id_t(c.pid), &si, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0 || si.si_pid != 0) return true;
+    timespec ts{0, 10 * 1000 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+  return false;
+}
+
+// Reaps c, killing it first when it has not exited within grace_ms. Returns
+// the wait status, or -1 when it was not our child. *killed tells whether the
+// status is our doing.
+int Reap(Child& c, int grace_ms, bool* killed = nullptr) {
+  if (killed) *killed = false;
+  if (c.reaped || c.pid <= 0) return -1;
+  if (grace_ms == 0 || !WaitFor(c, grace_ms)) {
+    int status;
+    pid_t r = waitpid(c.pid, &status, WNOHANG | __WALL);
+    if (r == c.pid) {
+      c.reaped = true;
+      return status;
+    }
+    Kill(c);
+    if (killed) *killed = true;
+  }
+  int status;
+  pid_t r;
+  do r = waitpid(c.pid, &status, __WALL);
+  while (r < 0 && errno == EINTR);
+  c.reaped = true;
+  if (r == c.pid) return status;
+  // Not our child (a helper that did not use CLONE_PARENT): at least make sure
+  // it is gone before we report the failure.
+  if (c.pidfd >= 0) WaitFor(c, 1000);
+  return -1;
+}
+
+std::string DescribeStatus(int status) {
+  if (status < 0) return "status unknown";
+  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const char* abbrev = sigabbrev_np(WTERMSIG(status));
+    return "killed by signal " + std::to_string(WTERMSIG(status)) + (abbrev ? std::string(" SIG") + abbrev : "");
+  }
+  return "status " + std::to_string(status);
+}
+
+bool CheckFd(int fd, const char* what, SysError* err) {
+  if (fcntl(fd, F_GETFD) >= 0) return true;
+  *err = SysError::Errno(errno, "fcntl", {}, std::string(what) + " " + std::to_string(fd) + " is not usable");
+  return false;
+}
+
+bool RunSpawn(const SpawnRequest& req, SpawnOutcome* out, SysError* err) {
+  for (size_t i = 0; i < req.fds.size(); i++) {
+    if (!CheckFd(req.fds[i], i < 3 ? "stdio fd" : "extra fd", err)) return false;
+  }
+  UniqueFd memfd;
+  if (!SealedHelper(req.helper, &memfd, err)) return false;
+
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+    *err = SysError::Errno(errno, "socketpair", {}, "starting the init helper");
+    return false;
+  }
+  UniqueFd sock(sv[0]), child_end(sv[1]);
+
+  std::vector<int> fds(req.fds.begin(), req.fds.begin() + 3);
+  fds.push_back(child_end.get());
+  fds.insert(fds.end(), req.fds.begin() + 3, req.fds.end());
+  HelperProcess helper;
+  if (!StartHelper(memfd.get(), fds, req.helper, &helper, err)) return false;
+  // Our copy of the child's end must go now, or EOF could never arrive.
+  child_end.reset();
+  memfd.reset();
+
+  Child stage0{helper.pid, helper.pidfd.get()};
+  Child init;
+  UniqueFd init_pidfd;
+  bool ready = false;
+  SysError failure;
+  bool failed = false;
+
+  int send_errno = SendPlan(sock.get(), req.plan.data(), req.plan.size());
+  MessageReader reader(sock.get());
+  while (!ready && !failed) {
+    HelperMessage msg;
+    SysError read_err;
+    MessageReader::Result r = reader.Next(&msg, &read_err);
+    // A rejected MSG_PID still names a process we must not leave behind.
+    if (msg.tag == proto::MSG_PID && msg.pid > 0 && init.pid <= 0) {
+      init.pid = msg.pid;
+      init_pidfd = std::move(msg.pidfd);
+      init.pidfd = init_pidfd.get();
+      if (r == MessageReader::kMessage) continue;
+    } else if (msg.tag == proto::MSG_PID && r == MessageReader::kMessage) {
+      read_err = SysError::Plain("init helper protocol error: more than one MSG_PID");
+      r = MessageReader::kFailed;
+    }
+    if (r == MessageReader::kEof) break;
+    if (r == MessageReader::kFailed) {
+      failure = read_err;
+      failed = true;
+    } else if (msg.tag == proto::MSG_WARNING) {
+      out->warnings.push_back(std::move(msg.text));
+    } else if (msg.tag == proto::MSG_ERROR) {
+      failure = msg.error;
+      failed = true;
+    } else if (msg.tag == proto::MSG_READY) {
+      ready = true;
+    }
+  }
+  sock.reset();
+
+  if (ready && init.pid <= 0) {
+    failure = SysError::Plain("init helper protocol error: MSG_READY before MSG_PID");
+    failed = true;
+  } else if (ready && send_errno != 0) {
+    failure = SysError::Errno(send_errno, "sendmsg", {}, "sending the plan to the init helper");
+    failed = true;
+  } else if (!ready && !failed) {
+    failed = true;
+    if (send_errno != 0 && send_errno != EPIPE && send_errno != ECONNRESET) {
+      failure = SysError::Errno(send_errno, "sendmsg", {}, "sending the plan to the init helper");
+    } else {
+      // EOF without a word: say which process died and how, since that is all
+      // there is to go on.
+      bool killed = false;
+      int status = Reap(stage0, kExitGraceMs, &killed);
+      init.reaped = init.reaped || init.pid == stage0.pid;
+      std::string what = killed ? "init helper closed its socket but did not exit"
+                                : "init helper exited unexpectedly (" + DescribeStatus(status) + ")";
+      if (!killed && status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && !init.reaped) {
+        int init_status = Reap(init, kExitGraceMs, &killed);
+        if (!killed && init_status >= 0) what = "container init exited during setup (" + DescribeStatus(init_status) + ")";
+      }
+      failure = SysError::Plain(what);
+    }
+  }
+
+  // Stage 0 exits right after MSG_PID. A helper that is itself the init
+  // (no separate stage 0) is left running, as the init must be.
+  if (!failed && stage0.pid != init.pid) {
+    bool killed = false;
+    int status = Reap(stage0, kExitGraceMs, &killed);
+    if (killed || status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      failure = SysError::Plain(killed ? "init helper did not exit after setup"
+                                       : "init helper failed after setup (" + DescribeStatus(status) + ")");
+      failed = true;
+    }
+  }
+
+  if (failed) {
+    // Nothing may outlive a failed create: kill and reap the init first (it
+    // may be stage 0 itself), then stage 0.
+    Reap(init, 0);
+    if (init.pid == stage0.pid) stage0.reaped = true;
+    Reap(stage0, 0);
+    *err = failure;
+    return false;
+  }
+  out->pid = init.pid;
+  out->pidfd = std::move(init_pidfd);
+  return true;
+}
+
+class SpawnWorker : public Napi::AsyncWorker {
+ public:
+  SpawnWorker(Napi::Env env, Napi::Promise::Deferred deferred, SpawnRequest req)
+      : Napi::AsyncWorker(env, "ocirun.spawnContainer"), deferred_(deferred), req_(std::move(req)) {}
+
+  void Execute() override {
+    if (!RunSpawn(req_, &out_, &err_)) SetError(err_.message);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("pid", Napi::Number::New(env, out_.pid));
+    result.Set("pidfd", Napi::Number::New(env, out_.pidfd.valid() ? out_.pidfd.release() : -1));
+    Napi::Array warnings = Napi::Array::New(env, out_.warnings.size());
+    for (uint32_t i = 0; i < out_.warnings.size(); i++) warnings.Set(i, out_.warnings[i]);
+    result.Set("warnings", warnings);
+    deferred_.Resolve(result);
+  }
+
+  void OnError(const Napi::Error&) override { deferred_.Reject(MakeSystemError(Env(), err_).Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  SpawnRequest req_;
+  SpawnOutcome out_;
+  SysError err_;
+};
+
+int FdFromArray(Napi::Env env, Napi::Value v, const char* name) {
+  if (!v.IsNumber()) ThrowTypeError(env, std::string("The \"") + name + "\" entries must be numbers");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= INT32_MAX && d == double(int64_t(d)))) {
+    ThrowTypeError(env, std::string("The \"") + name + "\" entries must be file descriptors", "ERR_OUT_OF_RANGE");
+  }
+  return int(d);
+}
+
+SpawnRequest ParseOptions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) ThrowTypeError(env, "The \"opts\" argument must be of type object");
+  Napi::Object opts = info[0].As<Napi::Object>();
+  SpawnRequest req;
+
+  Napi::Value helper = opts.Get("helper");
+  if (!helper.IsString()) ThrowTypeError(env, "The \"helper\" option must be of type string");
+  req.helper = helper.As<Napi::String>().Utf8Value();
+  if (req.helper.empty() || req.helper.find('\0') != std::string::npos) {
+    ThrowTypeError(env, "The \"helper\" option must be a non-empty path without null bytes", "ERR_INVALID_ARG_VALUE");
+  }
+
+  // Copied: the worker thread must not read a Buffer that JS may detach or
+  // reuse while we are still sending it.
+  Napi::Value plan = opts.Get("plan");
+  if (!plan.IsTypedArray() || plan.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowTypeError(env, "The \"plan\" option must be a Buffer");
+  }
+  Napi::Uint8Array bytes = plan.As<Napi::Uint8Array>();
+  if (bytes.ByteLength() > proto::kMaxPlanBytes) {
+    ThrowTypeError(env, "The \"plan\" option exceeds " + std::to_string(proto::kMaxPlanBytes) + " bytes",
+                   "ERR_OUT_OF_RANGE");
+  }
+  req.plan.assign(bytes.Data(), bytes.Data() + bytes.ByteLength());
+
+  Napi::Value stdio = opts.Get("stdio");
+  if (!stdio.IsArray() || stdio.As<Napi::Array>().Length() != 3) {
+    ThrowTypeError(env, "The \"stdio\" option must be an array of three file descriptors");
+  }
+  for (uint32_t i = 0; i < 3; i++) req.fds.push_back(FdFromArray(env, stdio.As<Napi::Array>().Get(i), "stdio"));
+
+  Napi::Value extra = opts.Get("extraFds");
+  if (!extra.IsUndefined() && !extra.IsNull()) {
+    if (!extra.IsArray()) ThrowTypeError(env, "The \"extraFds\" option must be an array of file descriptors");
+    Napi::Array arr = extra.As<Napi::Array>();
+    if (arr.Length() > 4096) ThrowTypeError(env, "Too many \"extraFds\"", "ERR_OUT_OF_RANGE");
+    for (uint32_t i = 0; i < arr.Length(); i++) req.fds.push_back(FdFromArray(env, arr.Get(i), "extraFds"));
+  }
+  return req;
+}
+
+Napi::Value SpawnContainer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto deferred = Napi::Promise::Deferred::New(env);
+  // Bad options reject rather than throw, like any promise-returning Node API.
+  SpawnRequest req;
+  try {
+    req = ParseOptions(info);
+  } catch (const Napi::Error& e) {
+    deferred.Reject(e.Value());
+    return deferred.Promise();
+  }
+  (new SpawnWorker(env, deferred, std::move(req)))->Queue();  // deletes itself when done
+  return deferred.Promise();
+}
+
+}  // namespace
+
+void RegisterSpawn(Napi::Env env, Napi::Object exports) {
+  exports.Set("spawnContainer", Napi::Function::New(env, SpawnContainer, "spawnContainer"));
+}
+
+}  // namespace ocirun

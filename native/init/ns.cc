@@ -1,0 +1,126 @@
+// Namespaces: joining, the time namespace offsets, clone3 of the container
+// init, and the id maps of a new user namespace.
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <grp.h>
+#include <unistd.h>
+
+#include "init/msg.h"
+#include "init/steps.h"
+
+namespace ocirun::init {
+
+namespace {
+
+const char* ns_name(uint32_t type) {
+  switch (type) {
+    case CLONE_NEWUSER: return "user";
+    case CLONE_NEWPID: return "pid";
+    case CLONE_NEWNET: return "network";
+    case CLONE_NEWNS: return "mount";
+    case CLONE_NEWIPC: return "ipc";
+    case CLONE_NEWUTS: return "uts";
+    case CLONE_NEWCGROUP: return "cgroup";
+    case CLONE_NEWTIME: return "time";
+  }
+  return "unknown";
+}
+
+bool join_one(const Namespace& ns) {
+  int fd = open(ns.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail_msg(errno, "open", ns.path, std::string("join ") + ns_name(ns.type) + " namespace");
+  int rc = setns(fd, static_cast<int>(ns.type));
+  int e = errno;
+  close(fd);
+  if (rc < 0) return fail_msg(e, "setns", ns.path, std::string("join ") + ns_name(ns.type) + " namespace");
+  return true;
+}
+
+bool write_file(const std::string& path, const std::string& data, const char* what) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return fail(errno, "open", path, what);
+  // One write: id maps and time offsets can only be written once.
+  ssize_t n = write(fd, data.data(), data.size());
+  int e = errno;
+  close(fd);
+  if (n < 0) return fail(e, "write", path, what);
+  if (static_cast<size_t>(n) != data.size()) return fail(EIO, "write", path, what);
+  return true;
+}
+
+std::string map_lines(const std::vector<IdMap>& maps) {
+  std::string s;
+  char line[64];
+  for (const auto& m : maps) {
+    snprintf(line, sizeof line, "%u %u %u\n", m.inside, m.outside, m.size);
+    s += line;
+  }
+  return s;
+}
+
+}  // namespace
+
+bool join_namespaces(const Plan& plan) {
+  // The user namespace first: it grants the capabilities the other joins need
+  // when they are owned by it.
+  for (const auto& ns : plan.namespaces)
+    if (ns.join && ns.type == CLONE_NEWUSER && !join_one(ns)) return false;
+  for (const auto& ns : plan.namespaces)
+    if (ns.join && ns.type != CLONE_NEWUSER && !join_one(ns)) return false;
+  return true;
+}
+
+bool setup_time_namespace(const Plan& plan) {
+  if (!(plan.new_namespaces() & CLONE_NEWTIME)) return true;
+  // unshare(CLONE_NEWTIME) only affects children, and the offsets can be set
+  // until the first process enters: that is the child we clone next.
+  if (unshare(CLONE_NEWTIME) < 0) return fail(errno, "unshare", "", "create time namespace");
+  if (plan.time_offsets.empty()) return true;
+  std::string s;
+  char line[96];
+  for (const auto& t : plan.time_offsets) {
+    snprintf(line, sizeof line, "%s %lld %u\n", t.clock == CLOCK_MONOTONIC ? "monotonic" : "boottime",
+             static_cast<long long>(t.secs), t.nanos);
+    s += line;
+  }
+  return write_file("/proc/self/timens_offsets", s, "set time namespace offsets");
+}
+
+pid_t clone_init(const Plan& plan, int* pidfd) {
+  clone_args args{};
+  int fd = -1;
+  // Time is excluded: it was unshared above and the child enters it anyway.
+  args.flags = CLONE_PARENT | CLONE_PIDFD | (plan.new_namespaces() & ~static_cast<uint64_t>(CLONE_NEWTIME));
+  args.pidfd = reinterpret_cast<uint64_t>(&fd);
+  // With CLONE_PARENT the kernel demands exit_signal 0 and gives the child our
+  // own exit signal (SIGCHLD), so the runtime can waitpid() it.
+  args.exit_signal = 0;
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) return fail(errno, "clone3", "", "create container init"), -1;
+  if (pid == 0) return 0;
+  *pidfd = fd;
+  return static_cast<pid_t>(pid);
+}
+
+bool write_id_maps(const Plan& plan, pid_t pid) {
+  if (!(plan.new_namespaces() & CLONE_NEWUSER)) return true;
+  std::string base = "/proc/" + std::to_string(pid);
+  return write_file(base + "/uid_map", map_lines(plan.uid_maps), "write uid map") &&
+         write_file(base + "/gid_map", map_lines(plan.gid_maps), "write gid map");
+}
+
+bool become_userns_root() {
+  if (setresgid(0, 0, 0) < 0) return fail(errno, "setresgid", "", "become root in user namespace");
+  if (setgroups(0, nullptr) < 0) return fail(errno, "setgroups", "", "become root in user namespace");
+  if (setresuid(0, 0, 0) < 0) return fail(errno, "setresuid", "", "become root in user namespace");
+  return true;
+}
+
+}  // namespace ocirun::init

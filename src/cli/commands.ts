@@ -1,0 +1,99 @@
+// One definition per command: flags as runc spells them, then a call into the library.
+import type { Command } from 'commander';
+import { writeSync } from 'node:fs';
+import type { RuntimeContext } from '../context.js';
+import { ExitCode } from './main.js';
+
+const out = (s: string): void => { writeSync(1, s); };
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+
+export function registerCommands(program: Command, ctx: () => RuntimeContext): void {
+  program.command('spec')
+    .description('write a default config.json to the bundle directory')
+    .option('-b, --bundle <dir>', 'bundle directory', '.')
+    .option('--rootless', 'generate a configuration for a rootless container', false)
+    .action(async (o: { bundle: string; rootless: boolean }) => {
+      const { writeDefaultSpec } = await import('../lifecycle/spec.js');
+      writeDefaultSpec(o.bundle, { rootless: o.rootless });
+    });
+
+  program.command('create')
+    .description('create a container; it waits for "start" to run the user process')
+    .argument('<container-id>')
+    .option('-b, --bundle <dir>', 'bundle directory', '.')
+    .option('--pid-file <file>', 'write the container init pid to this file')
+    .option('--no-pivot', 'use chroot instead of pivot_root (for ramdisk roots)')
+    .action(async (id: string, o: { bundle: string; pidFile?: string; pivot: boolean }) => {
+      const { createContainer } = await import('../lifecycle/create.js');
+      const { pidfd } = await createContainer(ctx(), id, { bundle: o.bundle, pidFile: o.pidFile, noPivot: !o.pivot });
+      if (pidfd >= 0) (await import('node:fs')).closeSync(pidfd);
+    });
+
+  program.command('start')
+    .description('run the user process of a created container')
+    .argument('<container-id>')
+    .action(async (id: string) => {
+      const { startContainer } = await import('../lifecycle/start.js');
+      await startContainer(ctx(), id);
+    });
+
+  program.command('run')
+    .description('create and start a container, wait for it, then delete it')
+    .argument('<container-id>')
+    .option('-b, --bundle <dir>', 'bundle directory', '.')
+    .option('--pid-file <file>', 'write the container init pid to this file')
+    .option('--no-pivot', 'use chroot instead of pivot_root')
+    .option('-d, --detach', 'do not wait for the container', false)
+    .option('--keep', 'do not delete the container after it exits', false)
+    .action(async (id: string, o: { bundle: string; pidFile?: string; pivot: boolean; detach: boolean; keep: boolean }) => {
+      const { runContainer } = await import('../lifecycle/run.js');
+      const code = await runContainer(ctx(), id, {
+        bundle: o.bundle, pidFile: o.pidFile, noPivot: !o.pivot, detach: o.detach, keep: o.keep,
+        forwardSignals: o.detach ? [] : FORWARDED,
+      });
+      throw new ExitCode(code);
+    });
+
+  program.command('state')
+    .description('print the state of a container as JSON')
+    .argument('<container-id>')
+    .action(async (id: string) => {
+      const { containerState } = await import('../lifecycle/query.js');
+      out(JSON.stringify(containerState(ctx(), id), null, 2) + '\n');
+    });
+
+  program.command('kill')
+    .description('send a signal (default SIGTERM) to the container init')
+    .argument('<container-id>')
+    .argument('[signal]', 'signal name (with or without SIG) or number', 'SIGTERM')
+    .action(async (id: string, signal: string) => {
+      const { killContainer } = await import('../lifecycle/kill.js');
+      await killContainer(ctx(), id, signal);
+    });
+
+  program.command('delete')
+    .description('delete a stopped container (and its resources)')
+    .argument('<container-id>')
+    .option('-f, --force', 'kill the container first if it is still running', false)
+    .action(async (id: string, o: { force: boolean }) => {
+      const { deleteContainer } = await import('../lifecycle/delete.js');
+      await deleteContainer(ctx(), id, { force: o.force });
+    });
+
+  program.command('list')
+    .description('list containers')
+    .option('-f, --format <format>', 'table or json', 'table')
+    .option('-q, --quiet', 'print only container IDs', false)
+    .action(async (o: { format: string; quiet: boolean }) => {
+      const { listContainers } = await import('../lifecycle/query.js');
+      const { formatList } = await import('./format.js');
+      out(formatList(listContainers(ctx()), o));
+    });
+
+  program.command('features')
+    .description('print the features this runtime implements, as JSON')
+    .action(async () => {
+      const { features } = await import('../features.js');
+      out(JSON.stringify(features(), null, 2) + '\n');
+    });
+}

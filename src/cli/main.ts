@@ -1,0 +1,80 @@
+// The ocirun command line: runc's commands, flags and exit codes. This file only
+// parses arguments and calls the library; every decision lives in src/lifecycle.
+import { Command, CommanderError, Option } from 'commander';
+import { writeSync } from 'node:fs';
+import { createContext, DEFAULT_ROOT, type RuntimeContext } from '../context.js';
+import { Logger, type LogFormat } from '../log.js';
+import { registerCommands } from './commands.js';
+import { VERSION } from '../version.js';
+
+interface GlobalOptions {
+  root: string;
+  log?: string;
+  logFormat: LogFormat;
+  debug: boolean;
+}
+
+export class ExitCode {
+  constructor(readonly code: number) {}
+}
+
+function buildProgram(): { program: Command; context: () => RuntimeContext; logger: () => Logger } {
+  const program = new Command('ocirun');
+  program
+    .description('ocirun: a low-level OCI container runtime')
+    .version(VERSION, '-v, --version', 'print the version')
+    .option('--root <dir>', 'root directory for container state', DEFAULT_ROOT)
+    .option('--log <file>', 'write logs to this file (default: stderr)')
+    .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'))
+    .option('--debug', 'enable debug logging', false)
+    .showSuggestionAfterError(false)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => writeSync(1, s),
+      writeErr: (s) => writeSync(2, s),
+      outputError: (s, write) => write(s.startsWith('error: ') ? `ocirun: ${s.slice(7)}` : s),
+    });
+  let ctx: RuntimeContext | undefined;
+  let log: Logger | undefined;
+  const logger = (): Logger => {
+    if (!log) {
+      const g = program.opts<GlobalOptions>();
+      log = new Logger({ file: g.log, format: g.logFormat, debug: g.debug });
+    }
+    return log;
+  };
+  const context = (): RuntimeContext => {
+    if (!ctx) {
+      const g = program.opts<GlobalOptions>();
+      ctx = createContext({ root: g.root, logger: logger(), debug: g.debug });
+    }
+    return ctx;
+  };
+  registerCommands(program, context);
+  return { program, context, logger };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { program, logger } = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof ExitCode) return err.code;
+    if (err instanceof CommanderError) {
+      // Help and version are not failures; usage errors were already printed.
+      return err.exitCode === 0 || err.code === 'commander.version' || err.code === 'commander.helpDisplayed' ? 0 : 1;
+    }
+    reportError(err, logger());
+    return 1;
+  }
+}
+
+function reportError(err: unknown, logger: Logger): void {
+  const e = err as { message?: string; stack?: string };
+  const message = (e?.message ?? String(err)).split('\n')[0];
+  if (logger.debugEnabled && e?.stack) logger.debug(e.stack);
+  // The log gets it for engines that read --log; the terminal always gets one line.
+  logger.errorToFileOnly(message);
+  writeSync(2, `ocirun: ${message}\n`);
+}

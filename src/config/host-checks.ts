@@ -1,0 +1,87 @@
+// The checks that need the host: paths the config points at must exist, and
+// settings that act on a joined namespace must not be aimed at the runtime's
+// own namespace (that would change the host). Read-only: stat and realpath.
+import { realpath, stat } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import type { NamespaceType, Spec } from '../oci/types.js';
+import { NAMESPACE_PROC_NAMES, sysctlNamespace } from '../oci/tables.js';
+import { isBindMount } from './mount-options.js';
+import { type Report, index, mapKey } from './report.js';
+
+type Kind = 'dir' | 'file' | 'other' | 'missing';
+
+async function kindOf(path: string): Promise<Kind> {
+  try {
+    const st = await stat(path);
+    return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return 'missing';
+    throw err;
+  }
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  try {
+    const [sa, sb] = await Promise.all([stat(a, { bigint: true }), stat(b, { bigint: true })]);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false; // unreadable or gone: the helper reports it when joining
+  }
+}
+
+/**
+ * Adds host problems to `r` for the parts of `spec` that passed validation.
+ * Returns the rootfs as an absolute real path when it exists.
+ */
+export async function checkHost(spec: Spec, bundle: string, r: Report): Promise<string | undefined> {
+  let rootfs: string | undefined;
+  if (r.ok('root') && spec.root) {
+    const path = resolve(bundle, spec.root.path);
+    const kind = await kindOf(path);
+    if (kind === 'missing') r.error('root.path', `${JSON.stringify(path)} does not exist`);
+    else if (kind !== 'dir') r.error('root.path', `${JSON.stringify(path)} is not a directory`);
+    else rootfs = await realpath(path);
+  }
+
+  const joined = new Map<NamespaceType, { at: string; path: string }>();
+  if (r.ok('linux.namespaces')) {
+    const list = spec.linux?.namespaces ?? [];
+    for (let i = 0; i < list.length; i++) {
+      const ns = list[i];
+      if (!ns.path) continue;
+      const at = `${index('linux.namespaces', i)}.path`;
+      if ((await kindOf(ns.path)) === 'missing') r.error(at, `${JSON.stringify(ns.path)} does not exist`);
+      else if (!joined.has(ns.type)) joined.set(ns.type, { at, path: ns.path });
+    }
+  }
+
+  if (r.ok('mounts')) {
+    const mounts = spec.mounts ?? [];
+    for (let i = 0; i < mounts.length; i++) {
+      const m = mounts[i];
+      if (!isBindMount(m) || !m.source) continue;
+      // Relative bind sources are relative to the bundle, as in runc.
+      const src = isAbsolute(m.source) ? m.source : resolve(bundle, m.source);
+      if ((await kindOf(src)) === 'missing') r.error(`${index('mounts', i)}.source`, `${JSON.stringify(src)} does not exist`);
+    }
+  }
+
+  const isHostNs = async (type: NamespaceType): Promise<boolean> => {
+    const j = joined.get(type);
+    return j !== undefined && sameFile(j.path, `/proc/self/ns/${NAMESPACE_PROC_NAMES[type]}`);
+  };
+  for (const field of ['hostname', 'domainname'] as const) {
+    if (r.ok(field) && spec[field] && (await isHostNs('uts'))) {
+      r.error(field, `refusing to set ${field} in the host's UTS namespace (${joined.get('uts')!.path})`);
+    }
+  }
+  if (r.ok('linux.sysctl')) {
+    for (const key of Object.keys(spec.linux?.sysctl ?? {})) {
+      const type = sysctlNamespace(key.includes('/') ? key.split('/').join('.') : key);
+      if (type !== undefined && (await isHostNs(type))) {
+        r.error(mapKey('linux.sysctl', key), `refusing to set a sysctl in the host's ${NAMESPACE_PROC_NAMES[type]} namespace (${joined.get(type)!.path})`);
+      }
+    }
+  }
+  return rootfs;
+}

@@ -1,0 +1,113 @@
+// Reads and validates a bundle. Pure reading: whatever fails, nothing is
+// created or changed on the host.
+import { open, realpath, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ConfigError, formatProblem } from '../errors.js';
+import type { Spec } from '../oci/types.js';
+import { checkHost } from './host-checks.js';
+import { findJsonError } from './json-error.js';
+import { validateInto } from './validate.js';
+
+/** Real configs are a few KiB; this only stops a runaway file from eating memory. */
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+export interface LoadedBundle {
+  spec: Spec;
+  /** Absolute real path of the bundle directory. */
+  bundle: string;
+  /** Absolute real path of the root filesystem. */
+  rootfs: string;
+  /** One line each, for the log: things ignored rather than refused. */
+  warnings: string[];
+}
+
+export interface LoadOptions {
+  /** Default true: create and run need a process. */
+  requireProcess?: boolean;
+}
+
+const fail = (message: string, cause?: unknown): never => {
+  throw new ConfigError([{ path: '', message }], cause === undefined ? undefined : { cause });
+};
+
+export async function loadBundle(bundleDir: string, opts: LoadOptions = {}): Promise<LoadedBundle> {
+  const abs = resolve(bundleDir);
+  let bundle: string;
+  try {
+    bundle = await realpath(abs);
+    if (!(await stat(bundle)).isDirectory()) fail(`bundle ${abs} is not a directory`);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    bundle = fail(`bundle ${abs}: ${describe(err)}`, err);
+  }
+
+  const file = join(bundle, 'config.json');
+  const text = await readConfig(file);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    fail(`${file}: invalid JSON ${jsonWhere(text, err)}`, err);
+  }
+
+  const { spec, report } = validateInto(value, { requireProcess: opts.requireProcess ?? true });
+  const rootfs = await checkHost(spec, bundle, report);
+  const problems = report.problems();
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { spec, bundle, rootfs: rootfs!, warnings: report.warnings.map(formatProblem) };
+}
+
+async function readConfig(file: string): Promise<string> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch (err) {
+    return fail(`${file}: ${describe(err)}`, err);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) fail(`${file} is not a regular file`);
+    // Checked before reading so a huge file costs one fstat, not 16 MiB of memory.
+    if (st.size > MAX_CONFIG_BYTES) fail(`${file} is too large (${st.size} bytes, limit ${MAX_CONFIG_BYTES})`);
+    // The file may grow while we read; the limit holds regardless.
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.max(Math.min(st.size - total, MAX_CONFIG_BYTES), 0) + 65536);
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, total);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > MAX_CONFIG_BYTES) fail(`${file} is too large (over ${MAX_CONFIG_BYTES} bytes)`);
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks, total).toString('utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    return fail(`${file}: ${describe(err)}`, err);
+  } finally {
+    await fh.close();
+  }
+}
+
+function jsonWhere(text: string, err: unknown): string {
+  let found;
+  try {
+    found = findJsonError(text);
+  } catch {
+    found = undefined; // e.g. nesting too deep for the scanner's recursion
+  }
+  if (found) return `at line ${found.line}, column ${found.column} (offset ${found.offset}): ${found.message}`;
+  const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  return `(${msg})`;
+}
+
+function describe(err: unknown): string {
+  switch ((err as NodeJS.ErrnoException)?.code) {
+    case 'ENOENT': return 'no such file or directory';
+    case 'ENOTDIR': return 'not a directory';
+    case 'EACCES': return 'permission denied';
+    case 'EISDIR': return 'is a directory';
+    case 'ELOOP': return 'too many levels of symbolic links';
+    default: return err instanceof Error ? err.message : String(err);
+  }
+}

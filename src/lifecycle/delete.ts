@@ -1,0 +1,42 @@
+// delete: removes everything create made. Like runc, a created container is
+// killed first (the spec would refuse), a running one only with --force.
+import type { RuntimeContext } from '../context.js';
+import { OciError } from '../errors.js';
+import { deriveStatus } from '../state/status.js';
+import { killAndWait, openInit } from './process.js';
+
+export interface DeleteOptions { force?: boolean }
+
+export async function deleteContainer(ctx: RuntimeContext, id: string, opts: DeleteOptions = {}): Promise<void> {
+  const { store } = ctx;
+  if (!store.exists(id)) {
+    if (opts.force) return;
+    store.read(id); // throws the not-found error
+  }
+  await store.withLock(id, async () => {
+    let record;
+    try {
+      record = store.read(id);
+    } catch (err) {
+      // A create killed before it wrote state.json leaves a bare directory.
+      if (opts.force && (err as OciError).code === 'ERR_STATE_CORRUPT') {
+        store.remove(id);
+        return;
+      }
+      throw err;
+    }
+    const status = deriveStatus(store, record);
+    if ((status === 'running' || status === 'creating') && !opts.force) {
+      throw new OciError('ERR_NOT_STOPPED', `cannot delete container "${id}" that is not stopped: ${status}`);
+    }
+    if (status !== 'stopped') {
+      const fd = openInit(record);
+      if (fd >= 0) await killAndWait(fd);
+    }
+    store.remove(id);
+    ctx.logger.debug(`delete ${id}: removed`);
+  }).catch((err) => {
+    if (opts.force && (err as OciError).code === 'ERR_CONTAINER_NOT_FOUND') return;
+    throw err;
+  });
+}

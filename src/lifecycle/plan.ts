@@ -1,0 +1,61 @@
+// Assembles the helper's plan from a validated config: the one place that
+// decides what the container will look like. Pure apart from reading the
+// host's cgroup layout.
+import { readFileSync } from 'node:fs';
+import type { Spec } from '../oci/types.js';
+import { NAMESPACES, ROOTFS_PROPAGATION, TIME_OFFSET_CLOCKS } from '../oci/tables.js';
+import type { InitPlan } from '../native/plan.js';
+import { planProcess } from '../process/plan.js';
+import { defaultDevices, defaultDevSymlinks } from '../rootfs/devices.js';
+import { hostCgroups } from '../rootfs/host-cgroups.js';
+import { parseOwnCgroups, planMounts } from '../rootfs/mounts.js';
+import { OciError } from '../errors.js';
+
+export interface PlanOptions {
+  bundle: string;
+  rootfs: string;
+  stateDir: string;
+  noPivot: boolean;
+  debug: boolean;
+}
+
+export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
+  if (!spec.process) throw new OciError('ERR_INVALID_CONFIG', 'process: required to create a container');
+  const linux = spec.linux ?? {};
+  const namespaces = (linux.namespaces ?? []).map((ns) => ({
+    type: NAMESPACES[ns.type],
+    ...(ns.path ? { path: ns.path } : {}),
+  }));
+  const newUserNs = (linux.namespaces ?? []).some((ns) => ns.type === 'user' && !ns.path);
+  const mounts = planMounts(spec.mounts ?? [], {
+    bundle: opts.bundle,
+    hostCgroups: hostCgroups(),
+    userNamespace: newUserNs,
+    ownCgroups: parseOwnCgroups(readFileSync('/proc/self/cgroup', 'utf8')),
+  });
+  return {
+    namespaces,
+    uidMappings: newUserNs ? linux.uidMappings ?? [] : [],
+    gidMappings: newUserNs ? linux.gidMappings ?? [] : [],
+    hostname: spec.hostname,
+    domainname: spec.domainname,
+    rootfs: opts.rootfs,
+    rootfsReadonly: spec.root?.readonly ?? false,
+    noPivot: opts.noPivot,
+    rootfsPropagation: linux.rootfsPropagation ? ROOTFS_PROPAGATION[linux.rootfsPropagation] : undefined,
+    mounts,
+    devices: defaultDevices(newUserNs),
+    symlinks: defaultDevSymlinks(),
+    maskedPaths: linux.maskedPaths ?? [],
+    readonlyPaths: linux.readonlyPaths ?? [],
+    stateDir: opts.stateDir,
+    process: planProcess(spec.process),
+    timeOffsets: Object.entries(linux.timeOffsets ?? {}).map(([clock, t]) => ({
+      clock: TIME_OFFSET_CLOCKS[clock],
+      secs: BigInt(t.secs ?? 0),
+      nanosecs: t.nanosecs ?? 0,
+    })),
+    sysctls: Object.entries(linux.sysctl ?? {}).map(([key, value]) => ({ key, value })),
+    debug: opts.debug,
+  };
+}

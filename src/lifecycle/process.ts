@@ -1,0 +1,61 @@
+// Signalling and waiting for a container's init without ever hitting a reused pid.
+import { closeSync } from 'node:fs';
+import { native, type ExitStatus } from '../native/binding.js';
+import { isSameLiveProcess } from '../state/proc.js';
+import type { ContainerRecord } from '../state/store.js';
+
+/**
+ * Opens a pidfd for the record's init, or returns -1 if that process is gone.
+ * The start time is checked after pidfd_open, so the fd cannot name a newer process.
+ */
+export function openInit(record: ContainerRecord): number {
+  if (!isSameLiveProcess(record.pid, record.pidStartTime)) return -1;
+  let fd: number;
+  try {
+    fd = native().pidfdOpen(record.pid);
+  } catch {
+    return -1;
+  }
+  if (!isSameLiveProcess(record.pid, record.pidStartTime)) {
+    closeSync(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/** Resolves when the process behind pidfd has exited (reaped if it is our child). */
+export function waitExit(pidfd: number, signal?: AbortSignal): Promise<ExitStatus> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => reject(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    native().watchExit(pidfd, (status) => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(status);
+    });
+  });
+}
+
+/** SIGKILLs the process and waits until it is gone; closes pidfd. */
+export async function killAndWait(pidfd: number): Promise<void> {
+  try {
+    try {
+      native().pidfdSendSignal(pidfd, 9);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+    await waitExit(pidfd);
+  } finally {
+    closeSync(pidfd);
+  }
+}
+
+/** Shell convention: the exit code, or 128 + the signal that killed the process. */
+export function exitCodeOf(status: ExitStatus): number {
+  if (status.exitCode !== null) return status.exitCode;
+  if (status.signal !== null) return 128 + status.signal;
+  return 255;
+}

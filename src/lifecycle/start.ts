@@ -1,0 +1,53 @@
+// start: the init is blocked opening exec.fifo for writing; opening the read side
+// releases it, and the byte it writes proves it got past the open. The fifo is
+// then removed, which is what makes the container "running".
+import { closeSync, constants, openSync, readSync } from 'node:fs';
+import type { RuntimeContext } from '../context.js';
+import { OciError } from '../errors.js';
+import { isSameLiveProcess } from '../state/proc.js';
+import { deriveStatus } from '../state/status.js';
+import type { ContainerRecord } from '../state/store.js';
+
+export async function startContainer(ctx: RuntimeContext, id: string): Promise<ContainerRecord> {
+  const { store } = ctx;
+  return store.withLock(id, async () => {
+    const record = store.read(id);
+    const status = deriveStatus(store, record);
+    if (status !== 'created') {
+      const why = status === 'stopped'
+        ? 'cannot start a container that has stopped'
+        : status === 'running' ? 'cannot start an already running container' : `cannot start a container in the ${status} state`;
+      throw new OciError('ERR_NOT_CREATED', why);
+    }
+    await releaseInit(record, store.fifoPath(id));
+    store.removeFifo(id);
+    ctx.logger.debug(`start ${id}: init released`);
+    return record;
+  });
+}
+
+async function releaseInit(record: ContainerRecord, fifo: string): Promise<void> {
+  // Node opens every fd close-on-exec. Non-blocking: a blocking open would hang forever if the init died meanwhile.
+  const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const buf = Buffer.alloc(1);
+    let delay = 0;
+    for (;;) {
+      let n = 0;
+      try {
+        n = readSync(fd, buf, 0, 1, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      }
+      if (n === 1) return;
+      // 0 means no writer yet (or the writer closed without writing): check the init lives.
+      if (!isSameLiveProcess(record.pid, record.pidStartTime)) {
+        throw new OciError('ERR_NOT_CREATED', `container "${record.id}" init process exited before start`);
+      }
+      await new Promise((r) => (delay === 0 ? setImmediate(r) : setTimeout(r, delay)));
+      delay = Math.min(delay + 1, 10);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}

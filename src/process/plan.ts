@@ -1,0 +1,52 @@
+// The user process as the helper applies it: names resolved to numbers here,
+// so the helper never parses a capability or rlimit name.
+import type { LinuxCapabilities, Process } from '../oci/types.js';
+import { CAPABILITIES, RLIMITS } from '../oci/tables.js';
+import type { CapabilityPlan, ProcessPlan } from '../native/plan.js';
+
+function capMask(names: readonly string[] | undefined): bigint {
+  let mask = 0n;
+  // Unknown names were reported as warnings by the validator; the spec says skip them.
+  for (const name of names ?? []) {
+    const bit = CAPABILITIES.get(name);
+    if (bit !== undefined) mask |= 1n << BigInt(bit);
+  }
+  return mask;
+}
+
+export function planCapabilities(caps: LinuxCapabilities): CapabilityPlan {
+  return {
+    bounding: capMask(caps.bounding),
+    effective: capMask(caps.effective),
+    inheritable: capMask(caps.inheritable),
+    permitted: capMask(caps.permitted),
+    ambient: capMask(caps.ambient),
+  };
+}
+
+const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
+
+function rlimitValue(n: number): bigint {
+  // JSON cannot carry 2^64-1 exactly; anything at or past 2^63 means "unlimited".
+  return n >= 2 ** 63 || n < 0 ? RLIM_INFINITY : BigInt(n);
+}
+
+export function planProcess(p: Process): ProcessPlan {
+  return {
+    args: p.args ?? [],
+    env: p.env ?? [],
+    cwd: p.cwd,
+    uid: p.user.uid,
+    gid: p.user.gid,
+    additionalGids: p.user.additionalGids ?? [],
+    umask: p.user.umask,
+    noNewPrivileges: p.noNewPrivileges ?? false,
+    rlimits: (p.rlimits ?? []).map((r) => ({
+      resource: RLIMITS.get(r.type) ?? -1,
+      soft: rlimitValue(r.soft),
+      hard: rlimitValue(r.hard),
+    })),
+    capabilities: p.capabilities ? planCapabilities(p.capabilities) : undefined,
+    oomScoreAdj: p.oomScoreAdj,
+  };
+}

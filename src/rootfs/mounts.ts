@@ -1,0 +1,112 @@
+// Turns config.json mounts into the helper's mount plan: option names become
+// mount(2) flags, propagation calls and fs data; "cgroup" is expanded for the
+// host's cgroup layout. Pure: everything it needs about the host is passed in.
+import { isAbsolute, resolve } from 'node:path';
+import type { Mount } from '../oci/types.js';
+import { MS } from '../oci/tables.js';
+import { isBindMount, parseMountOptions, type ParsedMountOptions } from '../config/mount-options.js';
+import type { MountPlan } from '../native/plan.js';
+import type { HostCgroups } from './host-cgroups.js';
+
+export interface MountContext {
+  bundle: string;
+  hostCgroups: HostCgroups;
+  /** A new user namespace: cgroup v1 hierarchies cannot be mounted there, only bound. */
+  userNamespace: boolean;
+  /** The runtime's own cgroup paths per v1 hierarchy, from /proc/self/cgroup. */
+  ownCgroups: Map<string, string>;
+}
+
+const BIND_FLAGS = MS.BIND | MS.REC;
+
+export function planMounts(mounts: readonly Mount[], mctx: MountContext): MountPlan[] {
+  const out: MountPlan[] = [];
+  for (const m of mounts) {
+    const type = m.type ?? '';
+    if (type === 'cgroup') {
+      out.push(...planCgroupMount(m, mctx));
+      continue;
+    }
+    out.push(planOne(m, mctx.bundle));
+  }
+  return out;
+}
+
+/** mount_setattr(2) attributes, only when a recursive option asked for them. */
+function attrs(opts: ParsedMountOptions): Pick<MountPlan, 'attrSet' | 'attrClr'> {
+  return opts.attrSet || opts.attrClr ? { attrSet: opts.attrSet, attrClr: opts.attrClr } : {};
+}
+
+function planOne(m: Mount, bundle: string): MountPlan {
+  const opts = parseMountOptions(m.options);
+  const type = m.type ?? '';
+  let source = m.source ?? '';
+  if (isBindMount(m)) {
+    // A relative bind source is relative to the bundle (runtime-spec config.md).
+    source = isAbsolute(source) ? source : resolve(bundle, source);
+    const bindFlags = (opts.flags & BIND_FLAGS) | MS.BIND;
+    // mount(2) ignores every other flag on MS_BIND; they need a second, remounting call.
+    const rest = opts.flags & ~(BIND_FLAGS | MS.REMOUNT);
+    return {
+      dest: m.destination, source, type: '', flags: bindFlags, data: '',
+      ...(rest !== 0 ? { remountFlags: rest } : {}),
+      propagation: opts.propagation,
+      ...attrs(opts),
+    };
+  }
+  return {
+    dest: m.destination, source, type, flags: opts.flags, data: opts.data,
+    propagation: opts.propagation,
+    ...attrs(opts),
+  };
+}
+
+/**
+ * cgroup2 on a unified host. On hybrid and legacy hosts, runc's layout: a tmpfs
+ * with one mount per v1 hierarchy (co-mounted controllers get symlinks) and the
+ * unified hierarchy at "unified"; made read-only afterwards if asked.
+ */
+function planCgroupMount(m: Mount, mctx: MountContext): MountPlan[] {
+  const opts = parseMountOptions(m.options);
+  if (mctx.hostCgroups.mode === 'unified') {
+    return [{ dest: m.destination, source: m.source || 'cgroup', type: 'cgroup2', flags: opts.flags & ~MS.BIND, data: '', propagation: opts.propagation }];
+  }
+  const flags = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+  const base = m.destination.replace(/\/+$/, '');
+  const out: MountPlan[] = [{
+    dest: base, source: 'tmpfs', type: 'tmpfs', flags: flags & ~MS.RDONLY, data: 'mode=755', propagation: opts.propagation,
+  }];
+  for (const h of mctx.hostCgroups.mounts) {
+    const dest = `${base}/${h.name}`;
+    if (mctx.userNamespace) {
+      // A user namespace may not mount v1 hierarchies: show the runtime's own cgroup instead.
+      const own = mctx.ownCgroups.get(h.fstype === 'cgroup2' ? '' : h.hierarchy) ?? '/';
+      out.push({
+        dest, source: `/sys/fs/cgroup/${h.name}${own === '/' ? '' : own}`, type: '', flags: MS.BIND | MS.REC, data: '',
+        ...(flags !== 0 ? { remountFlags: flags } : {}), propagation: [],
+      });
+    } else {
+      out.push({ dest, source: 'cgroup', type: h.fstype, flags, data: h.hierarchy, propagation: [] });
+    }
+    // "cpu,cpuacct" is reachable as "cpu" and "cpuacct" too.
+    if (h.name.includes(',')) {
+      for (const alias of h.name.split(',')) {
+        out.push({ dest: `${base}/${alias}`, source: '', type: '', flags: 0, data: '', propagation: [], symlink: h.name });
+      }
+    }
+  }
+  if (flags & MS.RDONLY) {
+    out.push({ dest: base, source: '', type: '', flags: MS.REMOUNT | flags, data: '', propagation: [] });
+  }
+  return out;
+}
+
+/** /proc/self/cgroup as hierarchy-options → path ("" is the unified hierarchy). */
+export function parseOwnCgroups(text: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (m) map.set(m[1], m[2]);
+  }
+  return map;
+}

@@ -1,0 +1,28 @@
+// Process identity from /proc: a pid alone can be reused, pid + start time cannot.
+import { readFileSync } from 'node:fs';
+
+export interface ProcStat {
+  state: string;
+  ppid: number;
+  /** Field 22, clock ticks since boot; with the pid it identifies a process. */
+  startTime: string;
+}
+
+export function readProcStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // comm (field 2) may contain spaces and parentheses; fields resume after the last ')'.
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: rest[0], ppid: Number(rest[1]), startTime: rest[19] };
+}
+
+/** True if pid still names the process that had startTime and has not exited. */
+export function isSameLiveProcess(pid: number, startTime: string): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  const stat = readProcStat(pid);
+  return stat !== undefined && stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
+}

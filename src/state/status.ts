@@ -1,0 +1,16 @@
+// A container's status is derived from the live system each time it is asked:
+// the init's identity (pid + start time) and whether exec.fifo still exists.
+import type { ContainerRecord, StateStore } from './store.js';
+import { isSameLiveProcess } from './proc.js';
+
+export type Status = 'creating' | 'created' | 'running' | 'stopped';
+
+export function deriveStatus(store: StateStore, record: ContainerRecord): Status {
+  if (record.pid === 0) {
+    // Still being made, unless the process making it has died: then it is a wreck
+    // that only delete --force clears.
+    return isSameLiveProcess(record.creatorPid, record.creatorStartTime) ? 'creating' : 'stopped';
+  }
+  if (!isSameLiveProcess(record.pid, record.pidStartTime)) return 'stopped';
+  return store.hasFifo(record.id) ? 'created' : 'running';
+}

@@ -1,0 +1,184 @@
+// The state directory: <root>/<id>/{state.json, exec.fifo}. Creating the
+// directory claims the ID (mkdir is atomic); an flock on the directory
+// serialises commands on one container; state.json is replaced by rename, so a
+// reader never sees half a file.
+import { mkdirSync, openSync, closeSync, fstatSync, readFileSync, writeFileSync, renameSync, rmSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { OciError } from '../errors.js';
+import { native } from '../native/binding.js';
+import type { Spec } from '../oci/types.js';
+import { validateId } from './id.js';
+
+export const EXEC_FIFO = 'exec.fifo';
+const STATE_FILE = 'state.json';
+
+/** What ocirun remembers about a container; status is derived, never stored as truth. */
+export interface ContainerRecord {
+  ociVersion: string;
+  id: string;
+  /** 0 until the init exists. */
+  pid: number;
+  /** /proc/<pid>/stat start time, to detect pid reuse. */
+  pidStartTime: string;
+  /** The process running create, and its start time, while the container is being made. */
+  creatorPid: number;
+  creatorStartTime: string;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations: Record<string, string>;
+  /** The config as it was at create: later edits of config.json must not matter. */
+  config: Spec;
+}
+
+export class StateStore {
+  constructor(readonly root: string) {}
+
+  dir(id: string): string {
+    return join(this.root, id);
+  }
+
+  fifoPath(id: string): string {
+    return join(this.dir(id), EXEC_FIFO);
+  }
+
+  ensureRoot(): void {
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+  }
+
+  /** Creates the container's directory; fails with ERR_CONTAINER_EXISTS if the ID is taken. */
+  claim(id: string): void {
+    validateId(id);
+    this.ensureRoot();
+    try {
+      mkdirSync(this.dir(id), { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new OciError('ERR_CONTAINER_EXISTS', `container "${id}" already exists`);
+      }
+      throw err;
+    }
+  }
+
+  exists(id: string): boolean {
+    try {
+      return statSync(this.dir(id)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Runs fn holding the container's lock. Rejects with ERR_CONTAINER_NOT_FOUND
+   * if the directory is gone, including when it was deleted while we waited.
+   */
+  async withLock<T>(id: string, fn: () => Promise<T> | T): Promise<T> {
+    validateId(id);
+    let fd: number;
+    try {
+      fd = openSync(this.dir(id), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(id);
+      throw err;
+    }
+    try {
+      const addon = native();
+      let delay = 1;
+      while (!addon.tryLock(fd, true)) {
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 20);
+      }
+      // A delete that held the lock before us removed the directory.
+      if (fstatSync(fd).nlink === 0) throw notFound(id);
+      return await fn();
+    } finally {
+      closeSync(fd); // closing drops the flock
+    }
+  }
+
+  read(id: string): ContainerRecord {
+    validateId(id);
+    let text: string;
+    try {
+      text = readFileSync(join(this.dir(id), STATE_FILE), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        if (this.exists(id)) {
+          throw new OciError('ERR_STATE_CORRUPT', `container "${id}" has no state file (interrupted create?); use "delete --force ${id}"`);
+        }
+        throw notFound(id);
+      }
+      throw err;
+    }
+    try {
+      return JSON.parse(text) as ContainerRecord;
+    } catch {
+      throw new OciError('ERR_STATE_CORRUPT', `container "${id}": state file ${join(this.dir(id), STATE_FILE)} is corrupt; use "delete --force ${id}"`);
+    }
+  }
+
+  write(record: ContainerRecord): void {
+    const dir = this.dir(record.id);
+    const tmp = join(dir, `.${STATE_FILE}.${process.pid}.tmp`);
+    writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
+    renameSync(tmp, join(dir, STATE_FILE));
+  }
+
+  /** Removes the fifo: from then on a live init counts as running. */
+  removeFifo(id: string): void {
+    try {
+      unlinkSync(this.fifoPath(id));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+
+  hasFifo(id: string): boolean {
+    try {
+      statSync(this.fifoPath(id));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  remove(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  /** IDs of every directory under the root that is a valid ID. */
+  list(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    return names.filter((n) => {
+      try {
+        validateId(n);
+        return statSync(join(this.root, n)).isDirectory();
+      } catch {
+        return false;
+      }
+    }).sort();
+  }
+}
+
+export function notFound(id: string): OciError {
+  return new OciError('ERR_CONTAINER_NOT_FOUND', `container "${id}" does not exist`);
+}
+
+/** Writes a file so that readers see either nothing or the whole content. */
+export function writeFileAtomic(path: string, content: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, content);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,134 @@
+// Root-only integration harness: a private state root, a shared busybox rootfs,
+// bundles with edited configs, and a check that a test left nothing behind
+// (state dirs, host mounts, container processes).
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+// @ts-expect-error plain JS module without types
+import { buildBusyboxRootfs } from '../../rootfs-tools/default-bundle.mjs';
+import { defaultSpec } from '../../src/config/default-spec.js';
+import type { Spec } from '../../src/oci/types.js';
+
+export const OCIRUN = fileURLToPath(new URL('../../bin/ocirun', import.meta.url));
+export const isRoot = process.getuid?.() === 0;
+
+export interface Result { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+function hostPidNs(): string {
+  return readlinkSync('/proc/self/ns/pid');
+}
+
+/** Processes in a pid namespace other than ours: container processes (and the init helper). */
+export function foreignPidNsProcesses(): Set<string> {
+  const mine = hostPidNs();
+  const out = new Set<string>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readlinkSync(`/proc/${name}/ns/pid`) !== mine) {
+        const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+        out.add(`${name}:${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`);
+      }
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
+/** Processes running the sealed init helper (created containers and helpers mid-setup). */
+export function initHelperProcesses(): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readlinkSync(`/proc/${name}/exe`).startsWith('/memfd:ocirun-init')) out.push(name);
+    } catch {
+      // kernel threads have no exe
+    }
+  }
+  return out;
+}
+
+export function mountCount(): number {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).length;
+}
+
+export class Harness {
+  readonly work: string;
+  readonly root: string;
+  readonly rootfs: string;
+  private seq = 0;
+  private baseline = { procs: new Set<string>(), mounts: 0 };
+
+  private constructor(work: string) {
+    this.work = work;
+    this.root = join(work, 'state');
+    this.rootfs = join(work, 'rootfs');
+  }
+
+  static async create(): Promise<Harness> {
+    const h = new Harness(mkdtempSync(join(tmpdir(), 'ocirun-it-')));
+    await buildBusyboxRootfs(h.rootfs);
+    h.baseline = { procs: foreignPidNsProcesses(), mounts: mountCount() };
+    return h;
+  }
+
+  /** A writable rootfs of its own, for tests that plant things in it. */
+  async privateRootfs(): Promise<string> {
+    const dir = join(this.work, `rootfs${++this.seq}`);
+    await buildBusyboxRootfs(dir);
+    return dir;
+  }
+
+  /** A unique container ID for this run. */
+  id(prefix = 'c'): string {
+    return `${prefix}-${process.pid}-${++this.seq}`;
+  }
+
+  /** A bundle dir whose config is the default spec, edited, with the shared rootfs. */
+  bundle(edit?: (spec: Spec) => void, name = `b${++this.seq}`): string {
+    const dir = join(this.work, name);
+    mkdirSync(dir, { recursive: true });
+    const spec = defaultSpec();
+    spec.root = { path: this.rootfs, readonly: true };
+    edit?.(spec);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+    return dir;
+  }
+
+  /** Runs the CLI with this harness's --root. */
+  run(args: string[], opts: { input?: string; timeout?: number; cwd?: string } = {}): Result {
+    const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [OCIRUN, '--root', this.root, ...args], {
+      encoding: 'utf8', input: opts.input ?? '', timeout: opts.timeout ?? 30_000, cwd: opts.cwd ?? this.work,
+    });
+    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Starts the CLI without waiting, for signal-forwarding tests. */
+  spawn(args: string[]) {
+    return spawn(process.execPath, [OCIRUN, '--root', this.root, ...args], { cwd: this.work, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  stateDirs(): string[] {
+    return existsSync(this.root) ? readdirSync(this.root) : [];
+  }
+
+  /** New container processes since the harness was created (by pid and start time). */
+  leakedProcesses(): string[] {
+    return [...foreignPidNsProcesses()].filter((p) => !this.baseline.procs.has(p));
+  }
+
+  /** Everything a test may have left: force-deletes, then reports what survived. */
+  cleanup(): { stateDirs: string[]; processes: string[]; mountsDelta: number } {
+    for (const id of this.stateDirs()) this.run(['delete', '--force', id]);
+    const leftover = { stateDirs: this.stateDirs(), processes: this.leakedProcesses(), mountsDelta: mountCount() - this.baseline.mounts };
+    return leftover;
+  }
+
+  destroy(): void {
+    rmSync(this.work, { recursive: true, force: true });
+  }
+}

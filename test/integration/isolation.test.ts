@@ -1,0 +1,130 @@
+// What a user checks from inside a container: namespaces, rootfs, devices,
+// credentials, masked paths (root only).
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readdirSync, readlinkSync, writeFileSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { Harness, isRoot } from './harness.js';
+import type { Spec } from '../../src/oci/types.js';
+
+function runIn(h: Harness, script: string, edit?: (s: Spec) => void, extra: string[] = []) {
+  const bundle = h.bundle((s) => { s.process!.args = ['sh', '-c', script]; edit?.(s); });
+  return h.run(['run', ...extra, '--bundle', bundle, h.id()]);
+}
+
+describe.runIf(isRoot)('isolation', () => {
+  let h: Harness;
+  beforeAll(async () => { h = await Harness.create(); });
+  afterEach(() => {
+    expect(h.cleanup()).toEqual({ stateDirs: [], processes: [], mountsDelta: 0 });
+  });
+  afterAll(() => h?.destroy());
+
+  it('runs the process as PID 1 with the configured hostname and only lo', () => {
+    const r = runIn(h, 'echo pid=$$; hostname; ip -o link | cut -d: -f2 | tr -d " "', (s) => { s.hostname = 'box-one'; });
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    expect(r.stdout.split('\n')).toEqual(['pid=1', 'box-one', 'lo', '']);
+  });
+
+  it('shows the bundle rootfs and no host paths', () => {
+    const r = runIn(h, `ls /; test -e ${h.work} && echo HOST-VISIBLE; test -e /proc/1/root/work && echo HOST-ROOT; cat /etc/os-release | head -1`);
+    expect(r.status).toBe(0);
+    expect(r.stdout).not.toMatch(/HOST-/);
+    expect(r.stdout.split('\n')).toEqual(expect.arrayContaining(['bin', 'dev', 'etc', 'proc', 'sys', 'tmp']));
+    // pivot_root left no trace of the host root in the mount table.
+    const mounts = runIn(h, 'cat /proc/self/mountinfo').stdout;
+    expect(mounts).not.toMatch(/ \/work| \/run\/ocirun/);
+  });
+
+  it('uses chroot with --no-pivot and still isolates the rootfs', () => {
+    const r = runIn(h, 'ls /bin/busybox && cat /proc/1/cmdline | tr "\\0" " "', undefined, ['--no-pivot']);
+    expect(r).toMatchObject({ status: 0 });
+    expect(r.stdout).toMatch(/^\/bin\/busybox\nsh -c/);
+  });
+
+  it('provides the default devices and /dev links', () => {
+    const r = runIn(h, 'for d in null zero full random urandom tty; do stat -c "%n %t:%T %a" /dev/$d; done; readlink /dev/fd /dev/stdin /dev/ptmx; echo x > /dev/null && head -c 4 /dev/zero | wc -c');
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n')).toEqual([
+      '/dev/null 1:3 666', '/dev/zero 1:5 666', '/dev/full 1:7 666', '/dev/random 1:8 666', '/dev/urandom 1:9 666', '/dev/tty 5:0 666',
+      '/proc/self/fd', '/proc/self/fd/0', 'pts/ptmx', '4', '',
+    ]);
+  });
+
+  it('maps the user namespace before the process runs', () => {
+    const r = runIn(h, 'id; cat /proc/self/uid_map | tr -s " "; stat -c "%u" /proc/1', (s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    });
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    const [id, map] = r.stdout.split('\n');
+    expect(id).toMatch(/^uid=0\(root\) gid=0\(root\)/);
+    expect(map.trim()).toBe('0 100000 65536');
+  });
+
+  it('runs as the configured uid, gid, additional gids and umask', () => {
+    const r = runIn(h, 'id -u; id -g; id -G; umask', (s) => {
+      s.process!.user = { uid: 1000, gid: 1001, additionalGids: [5, 7], umask: 0o027 };
+    });
+    expect(r.stdout.split('\n')).toEqual(['1000', '1001', '1001 5 7', '0027', '']);
+  });
+
+  it('passes env and cwd', () => {
+    const r = runIn(h, 'echo "$FOO" "$PWD"', (s) => { s.process!.env = ['PATH=/bin:/usr/bin', 'FOO=bar baz']; s.process!.cwd = '/tmp'; });
+    expect(r.stdout).toBe('bar baz /tmp\n');
+  });
+
+  it('joins an existing network namespace by path', () => {
+    const a = h.id('netns');
+    expect(h.run(['create', '--bundle', h.bundle(), a]).status).toBe(0);
+    const pidA = JSON.parse(h.run(['state', a]).stdout).pid;
+    const netA = readlinkSync(`/proc/${pidA}/ns/net`);
+    const r = runIn(h, 'readlink /proc/self/ns/net', (s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: `/proc/${pidA}/ns/net` } : n));
+    });
+    expect(r.stdout.trim()).toBe(netA);
+  });
+
+  it('applies capabilities, no_new_privs and masked/read-only paths of the default spec', () => {
+    const r = runIn(h, 'grep -E "^(CapBnd|CapEff|NoNewPrivs)" /proc/self/status; cat /proc/kcore 2>&1 | wc -c; touch /proc/sys/kernel/x 2>&1 | grep -c "Read-only"; echo > /proc/sysrq-trigger 2>&1 | grep -c "Read-only"');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split('\n');
+    // runc's default: CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE
+    expect(lines[0]).toBe('CapEff:\t00000000a80425fb');
+    expect(lines[1]).toBe('CapBnd:\t00000000a80425fb');
+    expect(lines[2]).toBe('NoNewPrivs:\t1');
+    expect(lines[3]).toBe('0');
+    expect(lines[4]).toBe('1');
+    expect(lines[5]).toBe('1');
+  });
+
+  it('mounts a bind mount read-only and a tmpfs with options', () => {
+    const src = join(h.work, 'shared');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, 'hello.txt'), 'hi from host\n');
+    const r = runIn(h, 'cat /mnt/data/hello.txt; touch /mnt/data/x 2>&1 | grep -c Read-only; grep " /scratch " /proc/self/mountinfo | grep -c "noexec"', (s) => {
+      s.mounts!.push({ destination: '/mnt/data', type: 'bind', source: src, options: ['rbind', 'ro'] });
+      s.mounts!.push({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['noexec', 'size=1m'] });
+    });
+    expect(r.stdout).toBe('hi from host\n1\n1\n');
+    expect(readFileSync(join(src, 'hello.txt'), 'utf8')).toBe('hi from host\n');
+  });
+
+  it('keeps a mount destination that is a symlink out of the rootfs inside it', async () => {
+    const victim = join(h.work, 'victim');
+    mkdirSync(victim, { recursive: true });
+    const rootfs = await h.privateRootfs();
+    symlinkSync(`../../../../../../../../..${victim}`, join(rootfs, 'evil'));
+    const bundle = h.bundle((s) => {
+      s.root = { path: rootfs, readonly: false };
+      s.process!.args = ['sh', '-c', 'touch /evil/marker && echo ok'];
+      s.mounts!.push({ destination: '/evil', type: 'tmpfs', source: 'tmpfs', options: [] });
+    });
+    const r = h.run(['run', '--bundle', bundle, h.id()]);
+    expect(r).toMatchObject({ status: 0, stdout: 'ok\n', stderr: '' });
+    // Nothing reached the host directory the link points at.
+    expect(readdirSync(victim)).toEqual([]);
+    // The destination was created inside the rootfs instead.
+    expect(existsSync(join(rootfs, victim))).toBe(true);
+  });
+});

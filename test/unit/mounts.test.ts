@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { planMounts, parseOwnCgroups } from '../../src/rootfs/mounts.js';
+import { parseMountOptions } from '../../src/config/mount-options.js';
+import { parseHostCgroups } from '../../src/rootfs/host-cgroups.js';
+import { MS } from '../../src/oci/tables.js';
+
+const HYBRID = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw`;
+const UNIFIED = `30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw,nsdelegate`;
+
+const ctx = (mountinfo: string, userNamespace = false) => ({
+  bundle: '/bundle', hostCgroups: parseHostCgroups(mountinfo), userNamespace,
+  ownCgroups: parseOwnCgroups('4:memory:/x\n0::/y'),
+});
+
+describe('mount options', () => {
+  it('turns names into flags, data and propagation', () => {
+    const o = parseMountOptions(['nosuid', 'noexec', 'nodev', 'mode=755', 'size=65536k', 'rprivate', 'ro', 'rw']);
+    expect(o.flags).toBe(MS.NOSUID | MS.NOEXEC | MS.NODEV);
+    expect(o.data).toBe('mode=755,size=65536k');
+    expect(o.propagation).toEqual([MS.PRIVATE | MS.REC]);
+  });
+});
+
+describe('planMounts', () => {
+  it('plans a read-only bind as a bind plus a remount, with a bundle-relative source', () => {
+    const [m] = planMounts([{ destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro', 'nosuid'] }], ctx(UNIFIED));
+    expect(m).toMatchObject({ dest: '/data', source: '/bundle/data', type: '', flags: MS.BIND | MS.REC, remountFlags: MS.RDONLY | MS.NOSUID });
+  });
+
+  it('keeps an absolute bind source and needs no remount without extra flags', () => {
+    const [m] = planMounts([{ destination: '/etc/hosts', source: '/etc/hosts', options: ['bind'] }], ctx(UNIFIED));
+    expect(m.flags).toBe(MS.BIND);
+    expect(m.remountFlags).toBeUndefined();
+  });
+
+  it('passes filesystem mounts with their data', () => {
+    const [m] = planMounts([{ destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] }], ctx(UNIFIED));
+    expect(m).toMatchObject({ type: 'tmpfs', flags: MS.NOSUID | MS.STRICTATIME, data: 'mode=755,size=65536k' });
+  });
+
+  it('mounts cgroup2 for "cgroup" on a unified host', () => {
+    const plan = planMounts([{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'ro'] }], ctx(UNIFIED));
+    expect(plan).toEqual([expect.objectContaining({ type: 'cgroup2', flags: MS.NOSUID | MS.RDONLY })]);
+  });
+
+  it('expands "cgroup" into runc\'s v1 layout on a hybrid host', () => {
+    const plan = planMounts([{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'ro'] }], ctx(HYBRID));
+    expect(plan.map((m) => [m.dest, m.type, m.data, m.symlink ?? ''])).toEqual([
+      ['/sys/fs/cgroup', 'tmpfs', 'mode=755', ''],
+      ['/sys/fs/cgroup/cpu,cpuacct', 'cgroup', 'cpu,cpuacct', ''],
+      ['/sys/fs/cgroup/cpu', '', '', 'cpu,cpuacct'],
+      ['/sys/fs/cgroup/cpuacct', '', '', 'cpu,cpuacct'],
+      ['/sys/fs/cgroup/memory', 'cgroup', 'memory', ''],
+      ['/sys/fs/cgroup/systemd', 'cgroup', 'name=systemd', ''],
+      ['/sys/fs/cgroup/unified', 'cgroup2', '', ''],
+      ['/sys/fs/cgroup', '', '', ''],
+    ]);
+    // The tmpfs is made read-only only after the hierarchies are mounted in it.
+    expect(plan[0].flags & MS.RDONLY).toBe(0);
+    expect(plan.at(-1)!.flags).toBe(MS.REMOUNT | MS.NOSUID | MS.RDONLY);
+  });
+
+  it('binds the runtime\'s own cgroups inside a user namespace', () => {
+    const plan = planMounts([{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: [] }], ctx(HYBRID, true));
+    expect(plan.find((m) => m.dest === '/sys/fs/cgroup/memory')).toMatchObject({ source: '/sys/fs/cgroup/memory/x', flags: MS.BIND | MS.REC });
+    expect(plan.find((m) => m.dest === '/sys/fs/cgroup/unified')).toMatchObject({ source: '/sys/fs/cgroup/unified/y' });
+  });
+});
+
+describe('host cgroup detection', () => {
+  it('tells unified, hybrid and legacy apart', () => {
+    expect(parseHostCgroups(UNIFIED).mode).toBe('unified');
+    expect(parseHostCgroups(HYBRID).mode).toBe('hybrid');
+    expect(parseHostCgroups(HYBRID.split('\n').slice(0, 3).join('\n')).mode).toBe('legacy');
+  });
+});
