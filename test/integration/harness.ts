@@ -2,7 +2,7 @@
 // bundles with edited configs, and a check that a test left nothing behind
 // (state dirs, host mounts, container processes).
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,8 @@ export class Harness {
 
   static async create(): Promise<Harness> {
     const h = new Harness(mkdtempSync(join(tmpdir(), 'ocirun-it-')));
+    // A user-namespaced container root must be able to traverse to its rootfs (as with runc).
+    chmodSync(h.work, 0o711);
     await buildBusyboxRootfs(h.rootfs);
     h.baseline = { procs: foreignPidNsProcesses(), mounts: mountCount() };
     return h;
