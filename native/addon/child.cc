@@ -194,7 +194,8 @@ bool StartHelper(int memfd, const std::vector<int>& fds, const std::string& help
   static const char* const kArgv[] = {"ocirun-init", nullptr};
   static const char* const kEnvp[] = {nullptr};
   std::vector<int> scratch(fds.size());
-  ChildSpec spec{fds.data(), scratch.data(), int(fds.size()), memfd, helper_path.c_str(), helper_path.size(), kArgv, kEnvp};
+  ChildSpec spec{fds.data(), scratch.data(), int(fds.size()), memfd,
+                 helper_path.c_str(), helper_path.size(), kArgv, kEnvp};
 
   // Block everything so no handler of Node's runs in the child before the
   // child has reset the dispositions (the child inherits this mask).

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -78,11 +79,18 @@ ExitWatcher::ExitWatcher(Napi::Env env) {
 
   tsfn_ = Tsfn::New(env, "ocirun.watchExit", 0, 1, this);
   tsfn_.Unref(env);  // an idle watcher must not keep the process alive
+  try {
+    thread_ = std::thread([this] { Run(); });
+  } catch (const std::system_error& e) {
+    tsfn_.Release();
+    ThrowErrno(env, e.code().value(), "pthread_create");
+  }
+  // Added last, so that a failed constructor leaves no hook pointing at it.
   env.AddCleanupHook([this]() { Stop(); });
-  thread_ = std::thread([this] { Run(); });
 }
 
 void ExitWatcher::Watch(Napi::Env env, int pidfd, Napi::Function callback) {
+  if (stopped_) ThrowErrno(env, ESHUTDOWN, "watchExit");  // environment is being torn down
   // Watch our own duplicate: the caller may close its pidfd whenever it likes,
   // and two watches of one process do not collide in the epoll set.
   UniqueFd fd(fcntl(pidfd, F_DUPFD_CLOEXEC, 0));

@@ -199,7 +199,9 @@ bool RunSpawn(const SpawnRequest& req, SpawnOutcome* out, SysError* err) {
                                 : "init helper exited unexpectedly (" + DescribeStatus(status) + ")";
       if (!killed && status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && !init.reaped) {
         int init_status = Reap(init, kExitGraceMs, &killed);
-        if (!killed && init_status >= 0) what = "container init exited during setup (" + DescribeStatus(init_status) + ")";
+        if (!killed && init_status >= 0) {
+          what = "container init exited during setup (" + DescribeStatus(init_status) + ")";
+        }
       }
       failure = SysError::Plain(what);
     }
@@ -237,7 +239,13 @@ class SpawnWorker : public Napi::AsyncWorker {
       : Napi::AsyncWorker(env, "ocirun.spawnContainer"), deferred_(deferred), req_(std::move(req)) {}
 
   void Execute() override {
-    if (!RunSpawn(req_, &out_, &err_)) SetError(err_.message);
+    bool ok = false;
+    try {
+      ok = RunSpawn(req_, &out_, &err_);
+    } catch (const std::exception& e) {  // bad_alloc: nothing else throws in there
+      err_ = SysError::Plain(e.what());
+    }
+    if (!ok) SetError(err_.message);
   }
 
   void OnOK() override {

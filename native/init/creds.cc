@@ -92,7 +92,10 @@ bool apply_credentials(const Process& p) {
       return fail(errno, "prctl", "", "clear ambient capabilities");
     for (int cap = 0; cap < 64; cap++) {
       if (!(p.caps.ambient & (1ull << cap))) continue;
-      if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+      // The kernel refuses an ambient cap that is not also permitted and
+      // inheritable; runc's default spec asks for exactly that, and the spec
+      // says an ungrantable capability must not fail the container.
+      if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EPERM)
         return fail_msg(errno, "prctl", "", "raise ambient capability " + std::to_string(cap));
     }
     if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return fail(errno, "prctl", "", "clear keepcaps");

@@ -141,6 +141,8 @@ void arm_parent_death(int parent_pidfd) {
 }  // namespace
 
 int main() {
+  // Exec'd from a memfd, our comm would read "memfd:ocirun-in"; ps and tests look for this.
+  prctl(PR_SET_NAME, "ocirun-init", 0, 0, 0);
   // Before we open anything: whatever is open now beyond 0-3 is for the container.
   std::vector<int> extra = inherited_extra_fds();
   // A closed stdio slot would be reused by our own opens and leak into the container.

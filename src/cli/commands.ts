@@ -90,6 +90,22 @@ export function registerCommands(program: Command, ctx: () => RuntimeContext): v
       out(formatList(listContainers(ctx()), o));
     });
 
+  program.command('unpack')
+    .description('unpack an image (OCI layout, docker save archive or rootfs tarball) into a new bundle')
+    .argument('<image>', 'OCI layout directory or tar (DIR:REF picks a tag), docker save archive, or rootfs tarball')
+    .argument('<bundle-dir>', 'bundle to create (rootfs/ and config.json); must not exist or be empty')
+    .option('--ref <ref>', 'image to pick: a tag (ref.name, docker RepoTag) or a manifest digest')
+    .option('--platform <os/arch[/variant]>', 'platform to pick from an image index (default: linux/<this machine>)')
+    .option('-q, --quiet', 'no progress bar and no warnings', false)
+    .action(async (image: string, bundle: string, o: { ref?: string; platform?: string; quiet: boolean }) => {
+      // rootfs-tools is its own project, built after this one: loaded by path, typed here.
+      const modulePath = '../../rootfs-tools/dist/unpack.js';
+      const { runUnpackCommand } = (await import(modulePath)) as {
+        runUnpackCommand(image: string, bundle: string, o: { ref?: string; platform?: string; quiet?: boolean }): Promise<unknown>;
+      };
+      await runUnpackCommand(image, bundle, o);
+    });
+
   program.command('features')
     .description('print the features this runtime implements, as JSON')
     .action(async () => {

@@ -1,6 +1,7 @@
 // create: validate everything first, then claim the ID, then let the helper
 // build the container. Any failure after the claim undoes all of it, so a
 // failed create leaves no state dir, process or mount behind.
+import { chmodSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { RuntimeContext } from '../context.js';
 import { loadBundle } from '../config/load.js';
@@ -47,6 +48,8 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   try {
     return await store.withLock(id, async () => {
       addon.mkfifo(store.fifoPath(id), 0o622);
+      // Past the umask: a user-namespaced init writes to it as an unprivileged host uid.
+      chmodSync(store.fifoPath(id), 0o622);
       const record: ContainerRecord = {
         ociVersion: OCI_VERSION,
         id,

@@ -1,14 +1,13 @@
 // Assembles the helper's plan from a validated config: the one place that
 // decides what the container will look like. Pure apart from reading the
-// host's cgroup layout.
-import { readFileSync } from 'node:fs';
+// host's cgroup layout (once per process).
 import type { Spec } from '../oci/types.js';
 import { NAMESPACES, ROOTFS_PROPAGATION, TIME_OFFSET_CLOCKS } from '../oci/tables.js';
 import type { InitPlan } from '../native/plan.js';
 import { planProcess } from '../process/plan.js';
 import { defaultDevices, defaultDevSymlinks } from '../rootfs/devices.js';
 import { hostCgroups } from '../rootfs/host-cgroups.js';
-import { parseOwnCgroups, planMounts } from '../rootfs/mounts.js';
+import { planMounts } from '../rootfs/mounts.js';
 import { OciError } from '../errors.js';
 
 export interface PlanOptions {
@@ -31,7 +30,6 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     bundle: opts.bundle,
     hostCgroups: hostCgroups(),
     userNamespace: newUserNs,
-    ownCgroups: parseOwnCgroups(readFileSync('/proc/self/cgroup', 'utf8')),
   });
   return {
     namespaces,

@@ -11,10 +11,8 @@ import type { HostCgroups } from './host-cgroups.js';
 export interface MountContext {
   bundle: string;
   hostCgroups: HostCgroups;
-  /** A new user namespace: cgroup v1 hierarchies cannot be mounted there, only bound. */
+  /** A new user namespace: cgroup v1 hierarchies cannot be mounted there. */
   userNamespace: boolean;
-  /** The runtime's own cgroup paths per v1 hierarchy, from /proc/self/cgroup. */
-  ownCgroups: Map<string, string>;
 }
 
 const BIND_FLAGS = MS.BIND | MS.REC;
@@ -76,18 +74,13 @@ function planCgroupMount(m: Mount, mctx: MountContext): MountPlan[] {
   const out: MountPlan[] = [{
     dest: base, source: 'tmpfs', type: 'tmpfs', flags: flags & ~MS.RDONLY, data: 'mode=755', propagation: opts.propagation,
   }];
-  for (const h of mctx.hostCgroups.mounts) {
+  // A user namespace may not mount v1 hierarchies, and binding the runtime's own
+  // cgroups would hand the container someone else's limits: until ocirun gives
+  // each container a cgroup of its own, it sees an empty read-only tmpfs there.
+  const hierarchies = mctx.userNamespace ? [] : mctx.hostCgroups.mounts;
+  for (const h of hierarchies) {
     const dest = `${base}/${h.name}`;
-    if (mctx.userNamespace) {
-      // A user namespace may not mount v1 hierarchies: show the runtime's own cgroup instead.
-      const own = mctx.ownCgroups.get(h.fstype === 'cgroup2' ? '' : h.hierarchy) ?? '/';
-      out.push({
-        dest, source: `/sys/fs/cgroup/${h.name}${own === '/' ? '' : own}`, type: '', flags: MS.BIND | MS.REC, data: '',
-        ...(flags !== 0 ? { remountFlags: flags } : {}), propagation: [],
-      });
-    } else {
-      out.push({ dest, source: 'cgroup', type: h.fstype, flags, data: h.hierarchy, propagation: [] });
-    }
+    out.push({ dest, source: 'cgroup', type: h.fstype, flags, data: h.hierarchy, propagation: [] });
     // "cpu,cpuacct" is reachable as "cpu" and "cpuacct" too.
     if (h.name.includes(',')) {
       for (const alias of h.name.split(',')) {
@@ -95,18 +88,12 @@ function planCgroupMount(m: Mount, mctx: MountContext): MountPlan[] {
       }
     }
   }
+  if (mctx.userNamespace) {
+    out.push({ dest: base, source: '', type: '', flags: MS.REMOUNT | MS.RDONLY | flags, data: '', propagation: [] });
+    return out;
+  }
   if (flags & MS.RDONLY) {
     out.push({ dest: base, source: '', type: '', flags: MS.REMOUNT | flags, data: '', propagation: [] });
   }
   return out;
-}
-
-/** /proc/self/cgroup as hierarchy-options → path ("" is the unified hierarchy). */
-export function parseOwnCgroups(text: string): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = /^\d+:([^:]*):(.*)$/.exec(line);
-    if (m) map.set(m[1], m[2]);
-  }
-  return map;
 }

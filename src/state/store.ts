@@ -52,7 +52,9 @@ export class StateStore {
     validateId(id);
     this.ensureRoot();
     try {
-      mkdirSync(this.dir(id), { mode: 0o700 });
+      // Searchable by all: a user-namespaced init (an unprivileged host uid) opens
+      // exec.fifo through it. The root above stays 0700, so nobody else gets here.
+      mkdirSync(this.dir(id), { mode: 0o711 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
         throw new OciError('ERR_CONTAINER_EXISTS', `container "${id}" already exists`);

@@ -56,7 +56,7 @@ describe.runIf(isRoot)('refusals leave the host unchanged', () => {
   });
 
   it('refuses a missing bundle', () => {
-    expectOneLineFailure(['--bundle', join(h.work, 'nope'), h.id()], /config\.json/);
+    expectOneLineFailure(['--bundle', join(h.work, 'nope'), h.id()], /bundle .*nope/);
   });
 
   it('fails cleanly when the program does not exist in the container', () => {

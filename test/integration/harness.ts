@@ -1,8 +1,8 @@
 // Root-only integration harness: a private state root, a shared busybox rootfs,
 // bundles with edited configs, and a check that a test left nothing behind
 // (state dirs, host mounts, container processes).
-import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, openSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,11 @@ function hostPidNs(): string {
   return readlinkSync('/proc/self/ns/pid');
 }
 
-/** Processes in a pid namespace other than ours: container processes (and the init helper). */
+/**
+ * Processes in a pid namespace other than ours: container processes (and the
+ * init helper). A zombie already handed to pid 1 is pid 1's to reap (this VM's
+ * init does so only every few seconds), so it does not count.
+ */
 export function foreignPidNsProcesses(): Set<string> {
   const mine = hostPidNs();
   const out = new Set<string>();
@@ -29,7 +33,9 @@ export function foreignPidNsProcesses(): Set<string> {
     try {
       if (readlinkSync(`/proc/${name}/ns/pid`) !== mine) {
         const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-        out.add(`${name}:${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`);
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (fields[0] === 'Z' && fields[1] === '1') continue;
+        out.add(`${name}:${fields[19]}`);
       }
     } catch {
       // exited while we looked
@@ -101,12 +107,27 @@ export class Harness {
     return dir;
   }
 
-  /** Runs the CLI with this harness's --root. */
+  /**
+   * Runs the CLI with this harness's --root. Output goes to files, not pipes: a
+   * created container inherits the CLI's stdio and would hold a pipe open.
+   */
   run(args: string[], opts: { input?: string; timeout?: number; cwd?: string } = {}): Result {
-    const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [OCIRUN, '--root', this.root, ...args], {
-      encoding: 'utf8', input: opts.input ?? '', timeout: opts.timeout ?? 30_000, cwd: opts.cwd ?? this.work,
-    });
-    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+    const outFile = join(this.work, `.out-${++this.seq}`);
+    const errFile = join(this.work, `.err-${this.seq}`);
+    const out = openSync(outFile, 'w+');
+    const err = openSync(errFile, 'w+');
+    try {
+      const r = spawnSync(process.execPath, [OCIRUN, '--root', this.root, ...args], {
+        input: opts.input ?? '', timeout: opts.timeout ?? 30_000, cwd: opts.cwd ?? this.work,
+        stdio: ['pipe', out, err],
+      });
+      return { status: r.status, signal: r.signal, stdout: readFileSync(outFile, 'utf8'), stderr: readFileSync(errFile, 'utf8') };
+    } finally {
+      closeSync(out);
+      closeSync(err);
+      rmSync(outFile, { force: true });
+      rmSync(errFile, { force: true });
+    }
   }
 
   /** Starts the CLI without waiting, for signal-forwarding tests. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planMounts, parseOwnCgroups } from '../../src/rootfs/mounts.js';
+import { planMounts } from '../../src/rootfs/mounts.js';
 import { parseMountOptions } from '../../src/config/mount-options.js';
 import { parseHostCgroups } from '../../src/rootfs/host-cgroups.js';
 import { MS } from '../../src/oci/tables.js';
@@ -13,7 +13,6 @@ const UNIFIED = `30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - c
 
 const ctx = (mountinfo: string, userNamespace = false) => ({
   bundle: '/bundle', hostCgroups: parseHostCgroups(mountinfo), userNamespace,
-  ownCgroups: parseOwnCgroups('4:memory:/x\n0::/y'),
 });
 
 describe('mount options', () => {
@@ -64,10 +63,10 @@ describe('planMounts', () => {
     expect(plan.at(-1)!.flags).toBe(MS.REMOUNT | MS.NOSUID | MS.RDONLY);
   });
 
-  it('binds the runtime\'s own cgroups inside a user namespace', () => {
-    const plan = planMounts([{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: [] }], ctx(HYBRID, true));
-    expect(plan.find((m) => m.dest === '/sys/fs/cgroup/memory')).toMatchObject({ source: '/sys/fs/cgroup/memory/x', flags: MS.BIND | MS.REC });
-    expect(plan.find((m) => m.dest === '/sys/fs/cgroup/unified')).toMatchObject({ source: '/sys/fs/cgroup/unified/y' });
+  it('shows an empty read-only tmpfs for "cgroup" inside a user namespace on a v1 host', () => {
+    const plan = planMounts([{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid'] }], ctx(HYBRID, true));
+    expect(plan.map((m) => [m.dest, m.type])).toEqual([['/sys/fs/cgroup', 'tmpfs'], ['/sys/fs/cgroup', '']]);
+    expect(plan[1].flags).toBe(MS.REMOUNT | MS.RDONLY | MS.NOSUID);
   });
 });
 

@@ -136,6 +136,19 @@ int main(void) {
     send_pid(child);
     _exit(0);
   }
+  if (!strcmp(mode, "init-dies")) {  // stage 0 succeeds, the init dies before MSG_READY
+    int stage0fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    pid_t child = sibling();
+    if (child == 0) {
+      struct pollfd p = { stage0fd, POLLIN, 0 };
+      poll(&p, 1, -1);
+      _exit(42);
+    }
+    fprintf(pf, " %d", child);
+    fclose(pf);
+    send_pid(child);
+    _exit(0);
+  }
   if (!strcmp(mode, "silent")) {
     fclose(pf);
     _exit(7);
@@ -415,6 +428,16 @@ describe('spawnContainer', () => {
     expect(err.code).toBe('ERR_OCIRUN_HELPER');
     expect(Date.now() - started).toBeLessThan(1500);
     expect(existsSync(`/proc/${pids(p.pidfile)[0]}`)).toBe(false);
+  });
+
+  it('reports an init that dies before it is ready', async () => {
+    const p = plan('init-dies');
+    const devnull = track(openSync('/dev/null', 'r+'));
+    const err = await rejection(addon.spawnContainer({ helper: fake, plan: p.plan, stdio: [devnull, devnull, devnull] }));
+    expect(err.message).toBe('container init exited during setup (exit status 42)');
+    const [stage0, init] = pids(p.pidfile);
+    expect(existsSync(`/proc/${stage0}`)).toBe(false);
+    expect(existsSync(`/proc/${init}`)).toBe(false);
   });
 
   it('reports a helper that cannot be executed', async () => {

@@ -1,0 +1,382 @@
+#!/usr/bin/env node
+// Runs a command inside a throw-away QEMU VM that boots Debian's kernel with
+// pure cgroup v2 (every controller enabled) and sees the host's filesystem
+// through a discardable overlay. See docs/testing-vm.md.
+//
+//   node test/vm/run.mjs [--timeout S] [--mem 2G] [--cpus 2] [--fs virtiofs|9p]
+//                        [--machine microvm|q35] [--verbose] -- <command...>
+//
+// The command runs as root with the caller's cwd (the same path in the guest)
+// and environment (less a few host-only variables), stdin from /dev/null. Its
+// stdout and stderr stream to ours; we exit with its status, 124 on timeout
+// (QEMU killed) and 125 when the VM itself failed (with its console shown).
+//
+// From tests: `await runInVm(['sh', '-c', '...'], { timeout: 120 })` resolves to
+// { status, stdout, stderr, timedOut, timings, console }.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureImage } from './build-image.mjs';
+
+const QEMU = 'qemu-system-x86_64';
+const VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
+const CONSOLE_KEEP = 256 * 1024;
+
+// Host-only variables that mean nothing (or the wrong thing) in the guest.
+const DROP_ENV = /^(VITEST.*|TMPDIR|TMP|TEMP|DISPLAY|WAYLAND_DISPLAY|XDG_.*|SSH_.*|DBUS_.*|TERM|TERM_PROGRAM.*|COLORTERM|PWD|OLDPWD|SHLVL|_|INVOCATION_ID|JOURNAL_STREAM|NODE_CHANNEL_FD|NODE_UNIQUE_ID|NODE_V8_COVERAGE|NODE_OPTIONS)$/;
+
+/** The environment a command gets by default: the caller's, less host-only variables. */
+export function guestEnv(env = process.env) {
+  const out = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && !DROP_ENV.test(k)) out[k] = v;
+  }
+  return out;
+}
+
+function shq(s) {
+  return `'${String(s).replace(/'/g, `'\\''`)}'`;
+}
+
+function jobScript(cmd, cwd, env) {
+  const lines = ['# written by test/vm/run.mjs'];
+  for (const [k, v] of Object.entries(env)) lines.push(`export ${k}=${shq(v)}`);
+  lines.push(`cd ${shq(cwd)} || exit 125`);
+  lines.push(`exec ${cmd.map(shq).join(' ')}`);
+  return lines.join('\n') + '\n';
+}
+
+function parseSize(s) {
+  const m = /^(\d+)([KMGT]?)i?B?$/i.exec(String(s).trim());
+  if (!m) throw new Error(`bad memory size ${s} (want e.g. 2G or 1536M)`);
+  const mult = { '': 1 << 20, K: 1 / 1024, M: 1, G: 1024, T: 1024 * 1024 }[m[2].toUpperCase()];
+  const mib = Math.floor(Number(m[1]) * (m[2] === '' ? 1 : mult));
+  if (mib < 256) throw new Error(`memory ${s} is too small (at least 256M)`);
+  return mib;
+}
+
+// Children alive now, killed if this process exits before they do.
+const live = new Set();
+process.on('exit', () => {
+  for (const c of live) {
+    try {
+      process.kill(c.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+function killChild(child) {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function waitExit(child) {
+  return new Promise((res) => {
+    if (child.exitCode !== null || child.signalCode !== null) res();
+    else child.once('close', () => res());
+  });
+}
+
+/** A unix socket that QEMU connects to; collects what comes in. */
+function listenSocket(path, onData) {
+  return new Promise((res, rej) => {
+    let conn = null;
+    let ended = null;
+    const endedP = new Promise((r) => { ended = r; });
+    const server = createServer((c) => {
+      conn = c;
+      c.on('data', onData);
+      c.on('error', () => {});
+      c.on('close', () => ended());
+    });
+    server.on('error', rej);
+    server.listen(path, () => res({
+      server,
+      // Resolves when QEMU's side closed (or at once when it never connected).
+      drained: (ms) => new Promise((r) => {
+        if (!conn) return r();
+        const t = setTimeout(r, ms);
+        endedP.then(() => { clearTimeout(t); r(); });
+      }),
+      close: () => { conn?.destroy(); server.close(); },
+    }));
+  });
+}
+
+async function waitForFile(path, child, ms) {
+  const end = Date.now() + ms;
+  while (!existsSync(path)) {
+    if (child.exitCode !== null || child.signalCode !== null) return false;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
+export class VmError extends Error {
+  constructor(message, details) {
+    super(message);
+    this.name = 'VmError';
+    Object.assign(this, details);
+  }
+}
+
+/**
+ * Boots the VM, runs cmd (argv array) inside and resolves to
+ * { status, stdout, stderr, timedOut, timings: { bootMs, guestUptimeAtStart,
+ * commandMs, totalMs }, console }. status is 124 on timeout. Rejects with a
+ * VmError (console attached) when the VM fails before reporting an exit status.
+ *
+ * opts: timeout (seconds, default 600), mem ('2G'), cpus (2), cwd
+ * (process.cwd()), env (replaces the default guestEnv()), fs ('virtiofs' | '9p'),
+ * machine ('microvm' | 'q35'), stdout / stderr (writable streams that also get
+ * the output as it comes), verbose (guest console to process.stderr), debug
+ * (trace /init), signal (AbortSignal: kills the VM).
+ */
+export async function runInVm(cmd, opts = {}) {
+  if (!Array.isArray(cmd) || cmd.length === 0) throw new Error('runInVm: cmd must be a non-empty array');
+  const t0 = Date.now();
+  const timeoutS = Number(opts.timeout ?? 600);
+  const memMiB = parseSize(opts.mem ?? '2G');
+  const cpus = Number(opts.cpus ?? 2);
+  const fs = opts.fs ?? 'virtiofs';
+  const machine = opts.machine ?? 'microvm';
+  const cwd = resolve(opts.cwd ?? process.cwd());
+  const env = opts.env ?? guestEnv();
+  if (!['virtiofs', '9p'].includes(fs)) throw new Error(`runInVm: fs must be virtiofs or 9p, not ${fs}`);
+  if (!['microvm', 'q35'].includes(machine)) throw new Error(`runInVm: machine must be microvm or q35, not ${machine}`);
+
+  const image = ensureImage({ quiet: !opts.verbose });
+  const dir = mkdtempSync(join(tmpdir(), 'ocirun-vm-'));
+  const job = join(dir, 'job.sh');
+  writeFileSync(job, jobScript(cmd, cwd, env));
+
+  const out = [];
+  const err = [];
+  let consoleText = '';
+  let ctlText = '';
+  let startedAt = null;
+  let guestUptimeAtStart = null;
+  let exitLine = null;
+  let failLine = null;
+  const sockets = [];
+  let qemu = null;
+  let virtiofsd = null;
+  let virtiofsdLog = '';
+  let qemuLog = '';
+  let timer = null;
+  let timedOut = false;
+  let aborted = false;
+  const onAbort = () => {
+    aborted = true;
+    killChild(qemu);
+    killChild(virtiofsd);
+  };
+
+  try {
+    const sock = (name, onData) => listenSocket(join(dir, `${name}.sock`), onData).then((s) => { sockets.push(s); return s; });
+    await sock('con', (d) => {
+      consoleText = (consoleText + d.toString('latin1')).slice(-CONSOLE_KEEP);
+      if (opts.verbose) process.stderr.write(d);
+    });
+    await sock('out', (d) => { out.push(d); opts.stdout?.write(d); });
+    await sock('err', (d) => { err.push(d); opts.stderr?.write(d); });
+    await sock('ctl', (d) => {
+      ctlText += d.toString();
+      let nl;
+      while ((nl = ctlText.indexOf('\n')) >= 0) {
+        const line = ctlText.slice(0, nl);
+        ctlText = ctlText.slice(nl + 1);
+        const [word, ...rest] = line.trim().split(/\s+/);
+        if (word === 'start') {
+          startedAt = Date.now();
+          guestUptimeAtStart = Number(rest[0]);
+        } else if (word === 'exit') {
+          exitLine = { status: Number(rest[0]), at: Date.now() };
+        } else if (word === 'fail') {
+          failLine = rest.join(' ');
+        }
+      }
+    });
+
+    const mods = ['base', machine === 'microvm' ? 'mmio' : 'pci', fs].join(',');
+    const append = [
+      'console=ttyS0', 'quiet', 'loglevel=3', 'panic=-1', 'reboot=t', 'mitigations=off', 'nokaslr',
+      'tsc=reliable', 'no_timer_check', 'random.trust_cpu=on', 'i8042.noaux', 'i8042.nomux', 'i8042.nopnp',
+      'i8042.dumbkbd', 'rdinit=/init', `ocirun.fs=${fs}`, `ocirun.mods=${mods}`, `ocirun.job=${job}`,
+      ...(opts.debug ? ['ocirun.debug=1'] : []),
+    ].join(' ');
+    const dev = (mmio, pci) => (machine === 'microvm' ? mmio : pci);
+    const args = [
+      '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+      '-accel', 'tcg,thread=multi',
+      '-cpu', 'max',
+      '-smp', String(cpus),
+      '-m', `${memMiB}M`,
+      '-kernel', image.kernel,
+      '-initrd', image.initrd,
+      '-append', append,
+      '-chardev', `socket,id=con,path=${join(dir, 'con.sock')}`,
+      '-serial', 'chardev:con',
+      '-device', `${dev('virtio-serial-device', 'virtio-serial-pci')},max_ports=4`,
+    ];
+    for (const p of ['ctl', 'out', 'err']) {
+      const name = { ctl: 'ocirun.ctl', out: 'ocirun.stdout', err: 'ocirun.stderr' }[p];
+      args.push('-chardev', `socket,id=${p},path=${join(dir, `${p}.sock`)}`, '-device', `virtserialport,chardev=${p},name=${name}`);
+    }
+    if (machine === 'microvm') {
+      args.push('-machine', `microvm,acpi=on,auto-kernel-cmdline=off,pcie=off,rtc=on${fs === 'virtiofs' ? ',memory-backend=mem' : ''}`);
+    } else {
+      args.push('-machine', `q35${fs === 'virtiofs' ? ',memory-backend=mem' : ''}`);
+    }
+
+    if (fs === 'virtiofs') {
+      // virtiofsd serves the host's / (read-only in the guest: the overlay
+      // never writes to its lower layer); QEMU's guest RAM must be shared memory.
+      const vfsSock = join(dir, 'vfs.sock');
+      virtiofsd = spawn(VIRTIOFSD, [
+        `--socket-path=${vfsSock}`, '-o', 'source=/', '-o', 'cache=always', '-o', 'sandbox=chroot',
+        '-o', 'no_posix_lock', '-o', 'no_flock', '-o', 'log_level=err', '--rlimit-nofile=65536',
+      ], { stdio: ['ignore', 'ignore', 'pipe'] });
+      live.add(virtiofsd);
+      virtiofsd.once('close', () => live.delete(virtiofsd));
+      virtiofsd.stderr.on('data', (d) => { virtiofsdLog = (virtiofsdLog + d).slice(-16384); });
+      if (!(await waitForFile(vfsSock, virtiofsd, 10_000))) {
+        throw new VmError(`virtiofsd did not start: ${virtiofsdLog.trim() || 'no output'}`, {});
+      }
+      args.push(
+        '-object', `memory-backend-memfd,id=mem,size=${memMiB}M,share=on`,
+        '-chardev', `socket,id=vfs,path=${vfsSock}`,
+        '-device', `${dev('vhost-user-fs-device', 'vhost-user-fs-pci')},chardev=vfs,tag=hostroot,queue-size=1024`,
+      );
+    } else {
+      args.push(
+        '-fsdev', 'local,id=hostroot,path=/,security_model=passthrough,readonly=on,multidevs=remap',
+        '-device', `${dev('virtio-9p-device', 'virtio-9p-pci')},fsdev=hostroot,mount_tag=hostroot`,
+      );
+    }
+
+    if (opts.signal?.aborted) throw new VmError('aborted', {});
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    qemu = spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(qemu);
+    qemu.once('close', () => live.delete(qemu));
+    qemu.stdout.on('data', (d) => { qemuLog = (qemuLog + d).slice(-16384); });
+    qemu.stderr.on('data', (d) => { qemuLog = (qemuLog + d).slice(-16384); });
+    const spawnError = new Promise((res) => qemu.once('error', (e) => res(e)));
+    if (timeoutS > 0) {
+      timer = setTimeout(() => {
+        timedOut = true;
+        killChild(qemu);
+        killChild(virtiofsd);
+      }, timeoutS * 1000);
+    }
+    const e = await Promise.race([waitExit(qemu).then(() => null), spawnError]);
+    if (e) throw new VmError(`cannot run ${QEMU}: ${e.message}`, {});
+    clearTimeout(timer);
+    await Promise.all(sockets.map((s) => s.drained(2000)));
+    const stdout = Buffer.concat(out).toString();
+    const stderr = Buffer.concat(err).toString();
+    const timings = {
+      bootMs: startedAt === null ? null : startedAt - t0,
+      guestUptimeAtStart,
+      commandMs: startedAt === null || !exitLine ? null : exitLine.at - startedAt,
+      totalMs: Date.now() - t0,
+    };
+    if (timedOut) return { status: 124, stdout, stderr, timedOut: true, timings, console: consoleText };
+    if (aborted) throw new VmError('aborted', { stdout, stderr, console: consoleText });
+    if (!exitLine) {
+      const why = failLine ? `its /init failed: ${failLine}`
+        : startedAt ? 'the VM stopped before the command finished'
+          : 'the VM stopped before running the command';
+      throw new VmError(
+        `${why} (qemu exit ${qemu.exitCode ?? qemu.signalCode})\n${qemuLog.trim()}\n${virtiofsdLog.trim()}\n--- guest console (tail) ---\n${consoleText.slice(-8000)}`,
+        { stdout, stderr, console: consoleText, timings },
+      );
+    }
+    return { status: exitLine.status, stdout, stderr, timedOut: false, timings, console: consoleText };
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+    killChild(qemu);
+    if (qemu) await waitExit(qemu);
+    // virtiofsd ends when QEMU disconnects; make sure.
+    if (virtiofsd) {
+      const gone = await Promise.race([waitExit(virtiofsd).then(() => true), new Promise((r) => setTimeout(() => r(false), 2000))]);
+      if (!gone) {
+        killChild(virtiofsd);
+        await waitExit(virtiofsd);
+      }
+    }
+    for (const s of sockets) s.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function usage(code) {
+  process.stderr.write(
+    'usage: node test/vm/run.mjs [--timeout S] [--mem 2G] [--cpus 2] [--fs virtiofs|9p]\n'
+    + '                            [--machine microvm|q35] [--verbose] [--debug] [--times] -- <command...>\n',
+  );
+  process.exit(code);
+}
+
+async function main(argv) {
+  const opts = { stdout: process.stdout, stderr: process.stderr };
+  let times = false;
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) usage(2);
+      return argv[++i];
+    };
+    if (a === '--') { i++; break; }
+    else if (a === '--timeout') opts.timeout = Number(val());
+    else if (a === '--mem') opts.mem = val();
+    else if (a === '--cpus') opts.cpus = Number(val());
+    else if (a === '--fs') opts.fs = val();
+    else if (a === '--machine') opts.machine = val();
+    else if (a === '--verbose') opts.verbose = true;
+    else if (a === '--debug') { opts.debug = true; opts.verbose = true; }
+    else if (a === '--times') times = true;
+    else if (a === '-h' || a === '--help') usage(0);
+    else if (a.startsWith('-')) usage(2);
+    else break;
+  }
+  const cmd = argv.slice(i);
+  if (cmd.length === 0) usage(2);
+  const ac = new AbortController();
+  let sig = null;
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(s, () => { sig = s; ac.abort(); });
+  }
+  opts.signal = ac.signal;
+  try {
+    const r = await runInVm(cmd, opts);
+    if (times) process.stderr.write(`ocirun vm: ${JSON.stringify(r.timings)}\n`);
+    if (r.timedOut) process.stderr.write(`ocirun vm: timed out after ${opts.timeout ?? 600} s; VM killed\n`);
+    return r.status;
+  } catch (e) {
+    if (sig) return sig === 'SIGINT' ? 130 : sig === 'SIGTERM' ? 143 : 129;
+    process.stderr.write(`ocirun vm: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 125;
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  main(process.argv.slice(2)).then((code) => {
+    // Let stdout drain before exiting.
+    process.stdout.write('', () => process.exit(code));
+  });
+}
