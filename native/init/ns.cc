@@ -33,13 +33,9 @@ const char* ns_name(uint32_t type) {
   return "unknown";
 }
 
-bool join_one(const Namespace& ns) {
-  int fd = open(ns.path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail_msg(errno, "open", ns.path, std::string("join ") + ns_name(ns.type) + " namespace");
-  int rc = setns(fd, static_cast<int>(ns.type));
-  int e = errno;
-  close(fd);
-  if (rc < 0) return fail_msg(e, "setns", ns.path, std::string("join ") + ns_name(ns.type) + " namespace");
+bool join_one(const Namespace& ns, int fd) {
+  if (setns(fd, static_cast<int>(ns.type)) < 0)
+    return fail_msg(errno, "setns", ns.path, std::string("join ") + ns_name(ns.type) + " namespace");
   return true;
 }
 
@@ -68,13 +64,39 @@ std::string map_lines(const std::vector<IdMap>& maps) {
 }  // namespace
 
 bool join_namespaces(const Plan& plan) {
-  // The user namespace first: it grants the capabilities the other joins need
-  // when they are owned by it.
-  for (const auto& ns : plan.namespaces)
-    if (ns.join && ns.type == CLONE_NEWUSER && !join_one(ns)) return false;
-  for (const auto& ns : plan.namespaces)
-    if (ns.join && ns.type != CLONE_NEWUSER && !join_one(ns)) return false;
-  return true;
+  // Open every path first, with our host credentials: once we are in a
+  // container's user namespace, /proc/<pid>/ns of its (non-dumpable) init is
+  // no longer ours to open.
+  std::vector<int> fds(plan.namespaces.size(), -1);
+  auto close_all = [&fds] { for (int fd : fds) if (fd >= 0) close(fd); };
+  for (size_t i = 0; i < plan.namespaces.size(); i++) {
+    const auto& ns = plan.namespaces[i];
+    if (!ns.join) continue;
+    fds[i] = open(ns.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fds[i] < 0) {
+      int e = errno;
+      close_all();
+      return fail_msg(e, "open", ns.path, std::string("join ") + ns_name(ns.type) + " namespace");
+    }
+  }
+  // Host root may enter any namespace, but not once it is inside a container's
+  // user namespace: one owned by the host's (a time namespace ocirun made, say)
+  // is then out of reach. So everything else first, the user namespace last,
+  // and only what failed for lack of privilege again from inside it (crun's way).
+  std::vector<size_t> retry;
+  bool ok = true;
+  for (size_t i = 0; ok && i < plan.namespaces.size(); i++) {
+    if (fds[i] < 0 || plan.namespaces[i].type == CLONE_NEWUSER) continue;
+    if (setns(fds[i], static_cast<int>(plan.namespaces[i].type)) == 0) continue;
+    if (errno == EPERM) retry.push_back(i);
+    else ok = join_one(plan.namespaces[i], fds[i]);
+  }
+  for (size_t i = 0; ok && i < plan.namespaces.size(); i++)
+    if (fds[i] >= 0 && plan.namespaces[i].type == CLONE_NEWUSER) ok = join_one(plan.namespaces[i], fds[i]);
+  for (size_t i : retry)
+    if (ok) ok = join_one(plan.namespaces[i], fds[i]);
+  close_all();
+  return ok;
 }
 
 bool setup_time_namespace(const Plan& plan) {

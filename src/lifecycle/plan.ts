@@ -26,10 +26,12 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     ...(ns.path ? { path: ns.path } : {}),
   }));
   const newUserNs = (linux.namespaces ?? []).some((ns) => ns.type === 'user' && !ns.path);
+  // New or joined, a user namespace other than the host's cannot mknod or mount cgroup v1.
+  const inUserNs = (linux.namespaces ?? []).some((ns) => ns.type === 'user');
   const mounts = planMounts(spec.mounts ?? [], {
     bundle: opts.bundle,
     hostCgroups: hostCgroups(),
-    userNamespace: newUserNs,
+    userNamespace: inUserNs,
   });
   return {
     namespaces,
@@ -42,7 +44,7 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     noPivot: opts.noPivot,
     rootfsPropagation: linux.rootfsPropagation ? ROOTFS_PROPAGATION[linux.rootfsPropagation] : undefined,
     mounts,
-    devices: defaultDevices(newUserNs),
+    devices: defaultDevices(inUserNs),
     symlinks: defaultDevSymlinks(),
     maskedPaths: linux.maskedPaths ?? [],
     readonlyPaths: linux.readonlyPaths ?? [],

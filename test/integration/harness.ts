@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, openSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error plain JS module without types
 import { buildBusyboxRootfs } from '../../rootfs-tools/default-bundle.mjs';
@@ -20,23 +20,33 @@ function hostPidNs(): string {
   return readlinkSync('/proc/self/ns/pid');
 }
 
+/** Field 4 of the "/" line in a process's mountinfo: which host directory is its root. */
+function rootSource(pid: string): string | undefined {
+  const lines = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n');
+  const root = lines.find((l) => l.split(' ')[4] === '/');
+  return root?.split(' ')[3];
+}
+
 /**
- * Processes in a pid namespace other than ours: container processes (and the
- * init helper). A zombie already handed to pid 1 is pid 1's to reap (this VM's
- * init does so only every few seconds), so it does not count.
+ * Processes in a pid namespace other than ours whose root is under `work`:
+ * the containers of one harness, not those of anyone else on the machine. A
+ * zombie already handed to pid 1 is pid 1's to reap (this VM's init does so
+ * only every few seconds), so it does not count.
  */
-export function foreignPidNsProcesses(): Set<string> {
+export function containerProcesses(work: string): Set<string> {
   const mine = hostPidNs();
   const out = new Set<string>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      if (readlinkSync(`/proc/${name}/ns/pid`) !== mine) {
-        const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        if (fields[0] === 'Z' && fields[1] === '1') continue;
-        out.add(`${name}:${fields[19]}`);
-      }
+      if (readlinkSync(`/proc/${name}/ns/pid`) === mine) continue;
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z' && fields[1] === '1') continue;
+      // A zombie has no mountinfo to tell whose it is; count it only if it is ours to reap.
+      // The root is named relative to its filesystem (/tmp may be a tmpfs), so match the unique dir name.
+      if (fields[0] === 'Z' ? Number(fields[1]) !== process.pid : !rootSource(name)?.includes(`/${basename(work)}/`)) continue;
+      out.add(`${name}:${fields[19]}`);
     } catch {
       // exited while we looked
     }
@@ -80,7 +90,7 @@ export class Harness {
     // A user-namespaced container root must be able to traverse to its rootfs (as with runc).
     chmodSync(h.work, 0o711);
     await buildBusyboxRootfs(h.rootfs);
-    h.baseline = { procs: foreignPidNsProcesses(), mounts: mountCount() };
+    h.baseline = { procs: containerProcesses(h.work), mounts: mountCount() };
     return h;
   }
 
@@ -141,7 +151,7 @@ export class Harness {
 
   /** New container processes since the harness was created (by pid and start time). */
   leakedProcesses(): string[] {
-    return [...foreignPidNsProcesses()].filter((p) => !this.baseline.procs.has(p));
+    return [...containerProcesses(this.work)].filter((p) => !this.baseline.procs.has(p));
   }
 
   /** Everything a test may have left: force-deletes, then reports what survived. */

@@ -125,4 +125,53 @@ describe.runIf(isRoot)('isolation', () => {
     // The destination was created inside the rootfs instead.
     expect(existsSync(join(rootfs, victim))).toBe(true);
   });
+
+  it('creates all eight namespaces new, and joins each joinable one by path', () => {
+    const kinds = ['pid', 'net', 'mnt', 'ipc', 'uts', 'user', 'cgroup', 'time'];
+    const script = kinds.map((k) => `readlink /proc/self/ns/${k === 'time' ? 'time_for_children' : k}`).join('; ');
+    const all = (s: Spec) => {
+      s.linux!.namespaces = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'].map((type) => ({ type } as never));
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    };
+    const inside = runIn(h, script, all);
+    expect(inside).toMatchObject({ status: 0, stderr: '' });
+    const host = kinds.map((k) => readlinkSync(`/proc/self/ns/${k === 'time' ? 'time_for_children' : k}`));
+    inside.stdout.trim().split('\n').forEach((ns, i) => expect(ns, kinds[i]).not.toBe(host[i]));
+
+    // A second container joins the first one's namespaces (all but mount, which ocirun refuses to share).
+    const a = h.id('joined');
+    expect(h.run(['create', '--bundle', h.bundle(all), a]).status).toBe(0);
+    const pidA = JSON.parse(h.run(['state', a]).stdout).pid;
+    const joinable: Array<[string, string]> = [['user', 'user'], ['pid', 'pid'], ['network', 'net'], ['ipc', 'ipc'], ['uts', 'uts'], ['cgroup', 'cgroup'], ['time', 'time']];
+    const joined = runIn(h, joinable.map(([, p]) => `readlink /proc/self/ns/${p}`).join('; ') + '; echo pid=$$', (s) => {
+      s.linux!.namespaces = [{ type: 'mount' }, ...joinable.map(([type, p]) => ({ type, path: `/proc/${pidA}/ns/${p}` } as never))];
+      delete s.hostname;
+    });
+    expect(joined).toMatchObject({ status: 0, stderr: '' });
+    const lines = joined.stdout.trim().split('\n');
+    joinable.forEach(([, p], i) => expect(lines[i], p).toBe(readlinkSync(`/proc/${pidA}/ns/${p}`)));
+    // Joined the first container's pid namespace, where its init is already pid 1.
+    expect(lines.at(-1)).not.toBe('pid=1');
+  });
+
+  it('mounts the host\'s cgroup hierarchies read-only for a "cgroup" mount', () => {
+    const r = runIn(h, 'ls /sys/fs/cgroup; grep " /sys/fs/cgroup/memory " /proc/self/mountinfo | grep -c " ro,"; mkdir /sys/fs/cgroup/memory/x 2>&1 | grep -c Read-only');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toEqual(expect.arrayContaining(['memory', 'pids', 'cpu', 'unified']));
+    expect(lines.slice(-2)).toEqual(['1', '1']);
+  });
+
+  it('writes logs as JSON to --log when asked', () => {
+    const log = join(h.work, 'ocirun.log');
+    const r = h.run(['--log', log, '--log-format', 'json', '--debug', 'run', '--bundle', h.bundle((s) => { s.process!.args = ['true']; }), h.id()]);
+    expect(r.status).toBe(0);
+    const entries = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(entries.length).toBeGreaterThan(0);
+    expect(entries[0]).toMatchObject({ level: 'debug', msg: expect.stringContaining('create'), time: expect.any(String) });
+    const bad = h.run(['--log', log, '--log-format', 'json', 'start', 'no-such-container']);
+    expect(bad).toMatchObject({ status: 1, stderr: 'ocirun: container "no-such-container" does not exist\n' });
+    expect(JSON.parse(readFileSync(log, 'utf8').trim().split('\n').at(-1)!)).toMatchObject({ level: 'error', msg: 'container "no-such-container" does not exist' });
+  });
 });

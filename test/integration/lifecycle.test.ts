@@ -137,6 +137,14 @@ describe.runIf(isRoot)('lifecycle', () => {
     expect(h.run(['delete', '--force', 'never-was'])).toMatchObject({ status: 0, stderr: '' });
     expect(h.run(['delete', 'never-was'])).toMatchObject({ status: 1, stderr: 'ocirun: container "never-was" does not exist\n' });
   });
+
+  it('the leak check itself sees a container that was not deleted', () => {
+    const id = h.id();
+    expect(h.run(['run', '--detach', '--bundle', h.bundle(sh('sleep 30')), id]).status).toBe(0);
+    expect(h.leakedProcesses()).toHaveLength(1);
+    expect(h.run(['delete', '--force', id]).status).toBe(0);
+    expect(h.leakedProcesses()).toEqual([]);
+  });
 });
 
 export async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
