@@ -61,14 +61,19 @@ bool ParseError(const uint8_t* p, uint32_t len, SysError* out, SysError* err) {
 }  // namespace
 
 int SendPlan(int sock, const uint8_t* plan, size_t len) {
-  for (size_t off = 0; off < len;) {
-    // MSG_NOSIGNAL: a helper that died must give us EPIPE, never a SIGPIPE.
-    ssize_t n = send(sock, plan + off, len - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno;
-    off += size_t(n);
+  // One envelope record instead of shutdown(SHUT_WR): the socket must stay
+  // writable for the commit byte that follows MSG_READY.
+  proto::RecordHeader h{proto::PLAN_ENVELOPE, 0, static_cast<uint32_t>(len)};
+  const struct { const uint8_t* p; size_t n; } parts[] = {{reinterpret_cast<const uint8_t*>(&h), sizeof h}, {plan, len}};
+  for (const auto& part : parts) {
+    for (size_t off = 0; off < part.n;) {
+      // MSG_NOSIGNAL: a helper that died must give us EPIPE, never a SIGPIPE.
+      ssize_t n = send(sock, part.p + off, part.n - off, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errno;
+      off += size_t(n);
+    }
   }
-  if (shutdown(sock, SHUT_WR) < 0 && errno != ENOTCONN) return errno;
   return 0;
 }
 
@@ -112,6 +117,17 @@ MessageReader::ParseResult MessageReader::Parse(HelperMessage* msg, SysError* er
       if (!ParseError(p, h.length, &msg->error, err)) return kBad;
       break;
     case proto::MSG_READY: break;
+    case proto::MSG_TIMING:
+      if (h.length % 16 != 0) {
+        *err = Protocol("MSG_TIMING is not a list of 16-byte entries");
+        return kBad;
+      }
+      for (uint32_t off = 0; off < h.length; off += 16) {
+        uint64_t ns;
+        memcpy(&ns, p + off + 8, 8);
+        msg->marks.emplace_back(ReadU32(p + off), ns);
+      }
+      break;
     default: *err = Protocol("unknown message tag " + std::to_string(h.tag)); return kBad;
   }
   return kGot;

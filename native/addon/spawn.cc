@@ -18,6 +18,7 @@
 #include "addon/memfd.h"
 #include "addon/records.h"
 #include "common/protocol.h"
+#include "common/timing.h"
 
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
@@ -35,13 +36,23 @@ struct SpawnRequest {
   std::string helper;
   std::vector<uint8_t> plan;
   std::vector<int> fds;  // stdio[0..2], then extraFds; the socket is inserted at 3
+  bool timing = false;   // return phase timestamps (the plan asks the helper for its own)
 };
 
 struct SpawnOutcome {
   pid_t pid = -1;
   UniqueFd pidfd;
+  UniqueFd control;  // our end of the plan socket, for the commit byte
   std::vector<std::string> warnings;
+  std::vector<std::pair<uint32_t, uint64_t>> marks;  // phase, CLOCK_MONOTONIC ns
 };
+
+void Mark(const SpawnRequest& req, SpawnOutcome* out, uint32_t phase) {
+  if (!req.timing) return;
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  out->marks.emplace_back(phase, uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec));
+}
 
 // One of our children: the helper's stage 0 or the container init.
 struct Child {
@@ -119,11 +130,13 @@ bool CheckFd(int fd, const char* what, SysError* err) {
 }
 
 bool RunSpawn(const SpawnRequest& req, SpawnOutcome* out, SysError* err) {
+  Mark(req, out, timing::SPAWN_BEGIN);
   for (size_t i = 0; i < req.fds.size(); i++) {
     if (!CheckFd(req.fds[i], i < 3 ? "stdio fd" : "extra fd", err)) return false;
   }
   UniqueFd memfd;
   if (!SealedHelper(req.helper, &memfd, err)) return false;
+  Mark(req, out, timing::HELPER_SEALED);
 
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -137,6 +150,7 @@ bool RunSpawn(const SpawnRequest& req, SpawnOutcome* out, SysError* err) {
   fds.insert(fds.end(), req.fds.begin() + 3, req.fds.end());
   HelperProcess helper;
   if (!StartHelper(memfd.get(), fds, req.helper, &helper, err)) return false;
+  Mark(req, out, timing::HELPER_STARTED);
   // Our copy of the child's end must go now, or EOF could never arrive.
   child_end.reset();
   memfd.reset();
@@ -175,9 +189,11 @@ bool RunSpawn(const SpawnRequest& req, SpawnOutcome* out, SysError* err) {
       failed = true;
     } else if (msg.tag == proto::MSG_READY) {
       ready = true;
+      Mark(req, out, timing::READY_RECEIVED);
+    } else if (msg.tag == proto::MSG_TIMING) {
+      out->marks.insert(out->marks.end(), msg.marks.begin(), msg.marks.end());
     }
   }
-  sock.reset();
 
   if (ready && init.pid <= 0) {
     failure = SysError::Plain("init helper protocol error: MSG_READY before MSG_PID");
@@ -220,6 +236,7 @@ bool RunSpawn(const SpawnRequest& req, SpawnOutcome* out, SysError* err) {
   }
 
   if (failed) {
+    sock.reset();
     // Nothing may outlive a failed create: kill and reap the init first (it
     // may be stage 0 itself), then stage 0.
     Reap(init, 0);
@@ -230,6 +247,10 @@ bool RunSpawn(const SpawnRequest& req, SpawnOutcome* out, SysError* err) {
   }
   out->pid = init.pid;
   out->pidfd = std::move(init_pidfd);
+  // The init keeps its parent-death signal until the runtime has recorded it
+  // and writes the commit byte here: a runtime killed in between takes the
+  // init with it instead of leaving a container nobody knows about.
+  out->control = std::move(sock);
   return true;
 }
 
@@ -253,9 +274,20 @@ class SpawnWorker : public Napi::AsyncWorker {
     Napi::Object result = Napi::Object::New(env);
     result.Set("pid", Napi::Number::New(env, out_.pid));
     result.Set("pidfd", Napi::Number::New(env, out_.pidfd.valid() ? out_.pidfd.release() : -1));
+    result.Set("controlFd", Napi::Number::New(env, out_.control.valid() ? out_.control.release() : -1));
     Napi::Array warnings = Napi::Array::New(env, out_.warnings.size());
     for (uint32_t i = 0; i < out_.warnings.size(); i++) warnings.Set(i, out_.warnings[i]);
     result.Set("warnings", warnings);
+    if (req_.timing) {
+      Napi::Array marks = Napi::Array::New(env, out_.marks.size());
+      for (uint32_t i = 0; i < out_.marks.size(); i++) {
+        Napi::Array m = Napi::Array::New(env, 2);
+        m.Set(0u, Napi::Number::New(env, out_.marks[i].first));
+        m.Set(1u, Napi::BigInt::New(env, out_.marks[i].second));
+        marks.Set(i, m);
+      }
+      result.Set("timings", marks);
+    }
     deferred_.Resolve(result);
   }
 
@@ -308,6 +340,8 @@ SpawnRequest ParseOptions(const Napi::CallbackInfo& info) {
     ThrowTypeError(env, "The \"stdio\" option must be an array of three file descriptors");
   }
   for (uint32_t i = 0; i < 3; i++) req.fds.push_back(FdFromArray(env, stdio.As<Napi::Array>().Get(i), "stdio"));
+
+  req.timing = opts.Get("timing").ToBoolean().Value();
 
   Napi::Value extra = opts.Get("extraFds");
   if (!extra.IsUndefined() && !extra.IsNull()) {

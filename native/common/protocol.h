@@ -8,8 +8,11 @@
 // Integers are little-endian fixed width: u32 = 4 bytes, u64/i64 = 8 bytes.
 // A flag record ("flag") has an empty payload; its presence means true.
 //
-// The planner writes the whole plan and then shuts down its write side, so the
-// helper reads until EOF. The helper answers with MSG_* records.
+// The addon sends the plan inside one PLAN_ENVELOPE record (its payload is the
+// plan's record stream), so the helper knows where it ends while the socket
+// stays open both ways: after MSG_READY the init waits on it for the commit
+// byte 'c' (see native/init/main.cc). A bare record stream ended by EOF (no
+// envelope) is accepted too, for test drivers. The helper answers with MSG_*.
 #pragma once
 #include <stdint.h>
 
@@ -56,6 +59,12 @@ enum PlanTag : uint16_t {
   M_ATTR_CLR = 22,      // u64: mount_setattr attr_clr — optional
   M_MKDIR_ONLY = 23,    // flag: only create M_DEST as a directory (used for layout), no mount
   M_SYMLINK = 24,       // string: instead of mounting, create M_DEST as a symlink with this target
+  // Mount extensions (tags 25-29, decoded in native/init/plan_ext.cc).
+  M_IDMAP = 25,         // flag: bind via an id-mapped clone of M_SOURCE (MOUNT_ATTR_IDMAP, top mount only)
+  M_RIDMAP = 26,        // flag: same, id-mapping every mount of a recursive bind
+  M_UID_MAP = 27,       // 12 bytes like PLAN_UID_MAP, repeated: the mount's own mapping (absent: the container's)
+  M_GID_MAP = 28,       // same for gids; given together with M_UID_MAP or not at all
+  M_COPYUP = 29,        // flag: tmpfs only; copy what M_DEST held into the new tmpfs (tmpcopyup)
 
   // nested: one device node to create inside the container's /dev.
   PLAN_DEVICE = 30,
@@ -97,6 +106,24 @@ enum PlanTag : uint16_t {
   P_CAP_PERMITTED = 74,
   P_CAP_AMBIENT = 75,
   P_OOM_SCORE_ADJ = 76,   // i64 (absent: do not touch)
+  // Process extras and security (tags 120-169), inside PLAN_PROCESS. See native/init/seccomp.cc.
+  P_SECCOMP = 120,        // nested: the filter, compiled by the helper with libseccomp
+  SC_DEFAULT_ACTION = 121,// u32: SCMP_ACT_* value (errno/trace data in the low 16 bits)
+  SC_ARCH = 122,          // string, repeated: libseccomp architecture name ("x86", "x32"...)
+  SC_FLAGS = 123,         // u32: SECCOMP_FILTER_FLAG_* for seccomp(2) (LOG, SPEC_ALLOW, WAIT_KILLABLE_RECV)
+  SC_RULE = 124,          // nested, repeated: SR_NAME+, SR_ACTION, SR_ARG* (args are ANDed)
+  SR_NAME = 125,          //   string, repeated: syscall name; unknown to libseccomp = skipped with a warning
+  SR_ACTION = 126,        //   u32: SCMP_ACT_* value
+  SR_ARG = 127,           //   24 bytes: u32 index, u32 scmp_compare op, u64 value, u64 valueTwo
+  SC_LISTENER_PATH = 128, // string: host AF_UNIX socket for SCMP_ACT_NOTIFY (connected in stage 0)
+  SC_LISTENER_STATE = 129,// string, repeated: state JSON pieces; the init's pid is put between them
+  P_APPARMOR = 130,       // string: profile for "exec <profile>" right before execve
+  P_SCHEDULER = 131,      // 48 bytes: u32 policy, i32 nice, u32 priority, u32 zero, u64 flags,
+                          //           u64 runtime, u64 deadline, u64 period (sched_setattr)
+  P_IOPRIO = 132,         // u32: ioprio_set(IOPRIO_WHO_PROCESS) value (class << 13 | level)
+  P_AFFINITY_INITIAL = 133, // bytes: CPU mask (n*8 bytes, bit i = cpu i), set first thing in stage 0
+  P_AFFINITY_FINAL = 134,   // bytes: CPU mask, set right before execve
+  P_PERSONALITY = 135,    // u32: personality(2) persona
 
   PLAN_TIME_OFFSET = 80,  // u32 clock id (CLOCK_MONOTONIC / CLOCK_BOOTTIME), u32 nanoseconds, i64 seconds
   PLAN_SYSCTL = 81,       // nested: SYSCTL_KEY string, SYSCTL_VALUE string (written to /proc/sys after mounts)
@@ -104,6 +131,31 @@ enum PlanTag : uint16_t {
   SYSCTL_VALUE = 83,
 
   PLAN_DEBUG = 90,        // flag: the helper may write diagnostics to stderr
+
+  PLAN_ENVELOPE = 99,     // payload: the whole plan (outermost record only)
+
+  // Hooks (tags 170-189, decoded in native/init/plan_ext.cc; see docs/hooks.md).
+  PLAN_HOOKS_PAUSE = 170, // flag: after mounts and devices, send MSG_HOOKS and wait for 'h' on fd 3
+                          // (the runtime runs prestart and createRuntime hooks meanwhile)
+  PLAN_HOOK = 171,        // nested, repeated in order: a hook the init runs itself
+  H_KIND = 172,           //   u32: HOOK_CREATE_CONTAINER or HOOK_START_CONTAINER
+  H_PATH = 173,           //   string: absolute path (resolved where the hook runs)
+  H_ARG = 174,            //   string, repeated: argv (absent: argv = { path })
+  H_ENV = 175,            //   string "K=V", repeated: the whole environment
+  H_TIMEOUT = 176,        //   u32 seconds > 0 (absent: no limit)
+  PLAN_HOOK_STATE_CREATE = 177, // string, exactly twice: state JSON ("creating") before and after the pid
+  PLAN_HOOK_STATE_START = 178,  // string, exactly twice: same with status "created"
+
+  // Terminal and exec (tags 200-239, decoded in native/init/plan_exec.cc; docs/terminals.md, docs/exec.md).
+  PLAN_CONSOLE_SOCKET = 200, // u32: which inherited fd of the helper is a connected console socket; its
+                             //      presence means process.terminal (the pty master is sent there)
+  PLAN_CONSOLE_SIZE = 201,   // 2 x u32: rows, columns (process.consoleSize)
+  PLAN_EXEC_TARGET = 210,    // u32: which inherited fd is a pidfd of the container's init. Its presence
+                             //      selects exec mode: join (PLAN_NAMESPACE paths only), fork, run PLAN_PROCESS;
+                             //      after the commit byte the socket stays open until execve (EOF = started)
+  PLAN_EXEC_CGROUP = 211,    // string, repeated: a host cgroup.procs file the exec'd process joins first
+
+  PLAN_TIMING = 240,      // flag: record phase timestamps and send them as MSG_TIMING
 };
 
 enum MessageTag : uint16_t {
@@ -120,6 +172,19 @@ enum MessageTag : uint16_t {
   MSG_READY = 106,
   // string: a non-fatal warning to show the user.
   MSG_WARNING = 107,
+
+  // Only with PLAN_TIMING, sent by stage 0 and by the init before MSG_READY:
+  // 16-byte entries u32 phase (common/timing.h), u32 zero, u64 CLOCK_MONOTONIC ns.
+  MSG_TIMING = 250,
+
+  // empty: the init reached the createRuntime point (PLAN_HOOKS_PAUSE) and
+  // waits on fd 3 for 'h' (go on); any other byte or EOF makes it exit.
+  MSG_HOOKS = 190,
+};
+
+enum HookKind : uint32_t {
+  HOOK_CREATE_CONTAINER = 1,
+  HOOK_START_CONTAINER = 2,
 };
 
 }  // namespace ocirun::proto

@@ -18,11 +18,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/timing.h"
 #include "init/msg.h"
 #include "init/plan.h"
 #include "init/steps.h"
+#include "init/timing.h"
 
 using namespace ocirun::init;
+namespace timing = ocirun::timing;
 
 namespace {
 
@@ -59,32 +62,52 @@ void arm_parent_death(int parent_pidfd) {
   }
   close(parent_pidfd);
   debug("init running");
+  mark(timing::INIT_RUNNING);
 
   if (plan.has_hostname && sethostname(plan.hostname.data(), plan.hostname.size()) < 0)
     check(fail(errno, "sethostname", "", "set hostname"));
   if (plan.has_domainname && setdomainname(plan.domainname.data(), plan.domainname.size()) < 0)
     check(fail(errno, "setdomainname", "", "set domainname"));
 
+  // While the runtime's /proc is still mounted, and so that a bad profile fails create.
+  check(prepare_seccomp(plan.process));
   int rootfd = -1;
   check(prepare_root(plan, &rootfd));
+  mark(timing::ROOT_PREPARED);
   check(do_mounts(plan, rootfd));
+  mark(timing::MOUNTS_DONE);
   check(create_devices(plan, rootfd));
   check(create_symlinks(plan, rootfd));
+  mark(timing::DEVICES_DONE);
   check(pivot(plan, rootfd));
   close(rootfd);
+  mark(timing::PIVOTED);
   // Sysctls before the read-only paths: /proc/sys is usually one of them.
   check(write_sysctls(plan));
   check(readonly_paths(plan));
   check(mask_paths(plan));
   check(finalize_root(plan));
+  mark(timing::HARDENED);
 
   const Process& proc = plan.process;
   check(apply_rlimits(proc));
+  // After the rlimits: RLIMIT_RTPRIO and RLIMIT_NICE decide what an unprivileged scheduler change may do.
+  check(apply_process_attrs(proc));
   check(enter_cwd(proc));
   std::string exe;
   check(find_executable(proc, &exe));
+  mark(timing::EXEC_RESOLVED);
 
+  send_timing();
   check(send_ready());
+  // Stay tied to the runtime until it has recorded us: it writes 'c' once our
+  // pid is in state.json. If it dies first, the death signal (or EOF) ends us,
+  // so no container is left that its state directory does not know about.
+  char commit = 0;
+  ssize_t got;
+  do got = read(kPlanFd, &commit, 1);
+  while (got < 0 && errno == EINTR);
+  if (got != 1 || commit != 'c') _exit(1);
   close(kPlanFd);
   // The runtime's CLI exits after create; the container must outlive it.
   prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
@@ -92,7 +115,12 @@ void arm_parent_death(int parent_pidfd) {
   if (!wait_for_start(statedirfd)) _exit(1);
   close(statedirfd);
 
+  if (!apply_apparmor(proc) || !apply_final_affinity(proc)) die_stderr(1);
+  // Without no_new_privs only CAP_SYS_ADMIN may load a filter, so it goes in
+  // before the capabilities are dropped; otherwise as late as possible (runc).
+  if (!proc.no_new_privs && !load_seccomp(proc)) die_stderr(1);
   if (!apply_credentials(proc)) die_stderr(1);
+  if (proc.no_new_privs && !load_seccomp(proc)) die_stderr(1);
   exec_user(proc, exe, extra);
 }
 
@@ -102,6 +130,9 @@ void arm_parent_death(int parent_pidfd) {
   // mapped to an unprivileged host uid can still reach exec.fifo through this fd.
   int statedirfd = open(plan.state_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (statedirfd < 0) check(fail(errno, "open", plan.state_dir, "open state directory"));
+  check(apply_initial_affinity(plan.process));
+  // The listener path is a host path, reachable with our host credentials.
+  check(connect_seccomp_listener(plan.process));
   pid_t parent = getppid();
   int parent_pidfd = static_cast<int>(syscall(SYS_pidfd_open, parent, 0));
   if (parent_pidfd < 0) check(fail(errno, "pidfd_open", "", "watch runtime process"));
@@ -112,6 +143,8 @@ void arm_parent_death(int parent_pidfd) {
 
   check(join_namespaces(plan));
   check(setup_time_namespace(plan));
+  mark(timing::NAMESPACES_JOINED);
+  send_timing();  // now, or the init would inherit these marks and send them again
 
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -125,10 +158,13 @@ void arm_parent_death(int parent_pidfd) {
     stage1(plan, sv[1], parent_pidfd, statedirfd, extra);
   }
   close(sv[1]);
+  mark(timing::INIT_CLONED);
   debug("init is pid %d", pid);
   // The pid goes out before anything else can fail, so that the runtime can
   // reap the init we kill on failure (it is the runtime's child, not ours).
   bool ok = send_pid(pid, pidfd) && write_id_maps(plan, pid);
+  mark(timing::ID_MAPPED);
+  send_timing();  // before the init is released, so the two never write at once
   // MSG_NOSIGNAL: an init that already died must not take us down silently.
   if (ok && send(sv[0], "g", 1, MSG_NOSIGNAL) != 1) ok = fail(errno, "send", "", "release container init");
   if (!ok) {
@@ -141,6 +177,7 @@ void arm_parent_death(int parent_pidfd) {
 }  // namespace
 
 int main() {
+  const uint64_t entered = monotonic_ns();
   // Exec'd from a memfd, our comm would read "memfd:ocirun-in"; ps and tests look for this.
   prctl(PR_SET_NAME, "ocirun-init", 0, 0, 0);
   // Before we open anything: whatever is open now beyond 0-3 is for the container.
@@ -155,5 +192,8 @@ int main() {
     check(decode_plan(bytes, &plan));
   }
   g_debug = plan.debug;
+  g_timing = plan.timing;
+  mark_at(timing::HELPER_MAIN, entered);
+  mark(timing::PLAN_DECODED);
   stage0(plan, extra);
 }

@@ -56,17 +56,17 @@ class Cursor {
 class Seen {
  public:
   bool once(uint16_t tag) {
-    if (tag >= 128) return true;
+    if (tag >= 64 * std::size(bits_)) return true;
     uint64_t bit = 1ull << (tag % 64);
     uint64_t& word = bits_[tag / 64];
     if (word & bit) return bad("duplicate record", tag);
     word |= bit;
     return true;
   }
-  bool has(uint16_t tag) const { return bits_[tag / 64] & (1ull << (tag % 64)); }
+  bool has(uint16_t tag) const { return tag < 64 * std::size(bits_) && (bits_[tag / 64] & (1ull << (tag % 64))); }
 
  private:
-  uint64_t bits_[2] = {0, 0};
+  uint64_t bits_[5] = {};  // tags 0-319
 };
 
 bool u32(const Rec& r, uint32_t* v) {
@@ -139,7 +139,7 @@ bool decode_namespace(const Rec& outer, Plan* plan) {
 bool decode_mount(const Rec& outer, Plan* plan) {
   Mount m;
   Seen seen;
-  bool ok = nested(outer, {M_PROPAGATION}, &seen, [&](const Rec& r) {
+  bool ok = nested(outer, {M_PROPAGATION, M_UID_MAP, M_GID_MAP}, &seen, [&](const Rec& r) {
     switch (r.tag) {
       case M_DEST: return abs_path(r, &m.dest);
       case M_SOURCE: return str(r, &m.source);
@@ -157,7 +157,9 @@ bool decode_mount(const Rec& outer, Plan* plan) {
       case M_ATTR_CLR: m.has_attr_clr = true; return u64(r, &m.attr_clr);
       case M_MKDIR_ONLY: return flag(r, &m.mkdir_only);
       case M_SYMLINK: m.has_symlink = true; return str(r, &m.symlink);
-      default: return bad("unknown tag in mount", r.tag);
+      default:
+        if (is_mount_ext_tag(r.tag)) return decode_mount_ext(r.tag, r.p, r.n, &m);
+        return bad("unknown tag in mount", r.tag);
     }
   });
   if (!ok) return false;
@@ -241,7 +243,9 @@ bool decode_process(const Rec& outer, Process* p) {
       case P_CAP_PERMITTED: return u64(r, &p->caps.permitted);
       case P_CAP_AMBIENT: return u64(r, &p->caps.ambient);
       case P_OOM_SCORE_ADJ: p->has_oom = true; return i64(r, &p->oom_score_adj);
-      default: return bad("unknown tag in process", r.tag);
+      default:
+        if (is_process_attr_tag(r.tag)) return decode_process_attr(r.tag, r.p, r.n, p);
+        return bad("unknown tag in process", r.tag);
     }
   });
   if (!ok) return false;
@@ -323,9 +327,39 @@ bool Plan::has_namespace(uint32_t type) const {
   return false;
 }
 
+namespace {
+
+// Reads exactly len bytes; false with errno set (0 on EOF).
+bool read_full(int fd, uint8_t* buf, size_t len) {
+  for (size_t off = 0; off < len;) {
+    ssize_t n = read(fd, buf + off, len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = 0;
+      return false;
+    }
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
 bool read_plan(int fd, std::vector<uint8_t>* out) {
+  RecordHeader h{};
+  if (!read_full(fd, reinterpret_cast<uint8_t*>(&h), sizeof h))
+    return fail(errno ? errno : EPROTO, "read", "", "read plan");
+  if (h.tag == PLAN_ENVELOPE) {
+    // The addon's form: the socket stays open, so the length says where the plan ends.
+    if (h.zero != 0 || h.length > kMaxPlanBytes) return fail(E2BIG, "read", "", "plan too large");
+    out->resize(h.length);
+    if (!read_full(fd, out->data(), h.length)) return fail(errno ? errno : EPROTO, "read", "", "read plan");
+    return true;
+  }
+  // A bare record stream ended by EOF: the header just read is its first record.
   out->resize(64 * 1024);
-  size_t used = 0;
+  memcpy(out->data(), &h, sizeof h);
+  size_t used = sizeof h;
   for (;;) {
     if (used == out->size()) {
       if (out->size() > kMaxPlanBytes) return fail(E2BIG, "read", "", "plan too large");
@@ -354,7 +388,8 @@ bool decode_plan(const std::vector<uint8_t>& bytes, Plan* p) {
     switch (r.tag) {
       case PLAN_NAMESPACE: case PLAN_UID_MAP: case PLAN_GID_MAP: case PLAN_MOUNT: case PLAN_DEVICE:
       case PLAN_SYMLINK: case PLAN_MASKED_PATH: case PLAN_READONLY_PATH: case PLAN_TIME_OFFSET:
-      case PLAN_SYSCTL:
+      case PLAN_SYSCTL: case PLAN_HOOK: case PLAN_HOOK_STATE_CREATE: case PLAN_HOOK_STATE_START:
+      case PLAN_EXEC_CGROUP:
         break;
       default:
         if (!seen.once(r.tag)) return false;
@@ -382,11 +417,16 @@ bool decode_plan(const std::vector<uint8_t>& bytes, Plan* p) {
       case PLAN_TIME_OFFSET: ok = decode_time_offset(r, p); break;
       case PLAN_SYSCTL: ok = decode_sysctl(r, p); break;
       case PLAN_DEBUG: ok = flag(r, &p->debug); break;
-      default: ok = bad("unknown tag", r.tag);
+      case PLAN_TIMING: ok = flag(r, &p->timing); break;
+      case PLAN_CONSOLE_SOCKET: case PLAN_CONSOLE_SIZE: case PLAN_EXEC_TARGET: case PLAN_EXEC_CGROUP:
+        ok = decode_terminal_exec(r.tag, r.p, r.n, p); break;
+      default: ok = is_plan_ext_tag(r.tag) ? decode_plan_ext(r.tag, r.p, r.n, p) : bad("unknown tag", r.tag);
     }
     if (!ok) return false;
   }
-  return k == 0 && validate(*p, seen);
+  if (k != 0) return false;
+  if (p->exec_mode()) return validate_exec_plan(*p);
+  return validate(*p, seen) && validate_plan_ext(*p);
 }
 
 }  // namespace ocirun::init

@@ -1,7 +1,7 @@
 // create: validate everything first, then claim the ID, then let the helper
 // build the container. Any failure after the claim undoes all of it, so a
 // failed create leaves no state dir, process or mount behind.
-import { chmodSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { RuntimeContext } from '../context.js';
 import { loadBundle } from '../config/load.js';
@@ -14,6 +14,9 @@ import { EXEC_FIFO, writeFileAtomic, type ContainerRecord } from '../state/store
 import { killAndWait } from './process.js';
 import { SystemError } from '../errors.js';
 import { OCI_VERSION } from '../oci/tables.js';
+import { crashPoint } from '../faults.js';
+import { PhaseTimer, type Mark } from '../native/timing.js';
+import type { Spec } from '../oci/types.js';
 
 export interface CreateOptions {
   bundle: string;
@@ -21,70 +24,88 @@ export interface CreateOptions {
   noPivot?: boolean;
   /** fds that become the container's stdin, stdout, stderr; default 0, 1, 2. */
   stdio?: [number, number, number];
+  /** Used instead of <bundle>/config.json (validated the same way). */
+  config?: Spec;
+  /** Return where the time went, phase by phase (Created.timings). */
+  timing?: boolean;
 }
 
 export interface Created {
   record: ContainerRecord;
   /** pidfd of the init, owned by the caller (close it). -1 if unavailable. */
   pidfd: number;
+  /** With `timing`: CLOCK_MONOTONIC marks of this process, the addon and the helper, in order. */
+  timings?: Mark[];
 }
 
 const selfStartTime = (): string => readProcStat(process.pid)?.startTime ?? '';
 
 export async function createContainer(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<Created> {
+  const timer = opts.timing ? new PhaseTimer() : undefined;
+  timer?.mark('create.begin');
   validateId(id);
-  const { spec, bundle, rootfs, warnings } = await loadBundle(resolve(opts.bundle));
+  const { spec, bundle, rootfs, warnings } = await loadBundle(resolve(opts.bundle), { config: opts.config });
+  timer?.mark('config.loaded');
   for (const w of warnings) ctx.logger.warn(w);
   const { store } = ctx;
   const stateDir = store.dir(id);
   const plan = buildInitPlan(spec, { bundle, rootfs, stateDir, noPivot: opts.noPivot ?? false, debug: ctx.debug });
+  plan.timing = opts.timing;
   const planBytes = encodePlan(plan);
+  timer?.mark('plan.encoded');
   const addon = native();
   const helper = helperPath();
 
-  store.claim(id);
+  const record: ContainerRecord = {
+    ociVersion: OCI_VERSION,
+    id,
+    pid: 0,
+    pidStartTime: '',
+    creatorPid: process.pid,
+    creatorStartTime: selfStartTime(),
+    bundle,
+    rootfs,
+    created: new Date().toISOString(),
+    owner: '',
+    annotations: spec.annotations ?? {},
+    config: spec,
+  };
+  store.claim(record);
+  crashPoint('create:claimed');
+  timer?.mark('state.claimed');
   let pidfd = -1;
-  let pid = 0;
+  let controlFd = -1;
   try {
     return await store.withLock(id, async () => {
-      addon.mkfifo(store.fifoPath(id), 0o622);
-      // Past the umask: a user-namespaced init writes to it as an unprivileged host uid.
-      chmodSync(store.fifoPath(id), 0o622);
-      const record: ContainerRecord = {
-        ociVersion: OCI_VERSION,
-        id,
-        pid: 0,
-        pidStartTime: '',
-        creatorPid: process.pid,
-        creatorStartTime: selfStartTime(),
-        bundle,
-        rootfs,
-        created: new Date().toISOString(),
-        owner: '',
-        annotations: spec.annotations ?? {},
-        config: spec,
-      };
-      store.write(record);
       ctx.logger.debug(`create ${id}: starting init helper`);
       let spawned;
       try {
-        spawned = await addon.spawnContainer({ helper, plan: planBytes, stdio: opts.stdio ?? [0, 1, 2] });
+        spawned = await addon.spawnContainer({ helper, plan: planBytes, stdio: opts.stdio ?? [0, 1, 2], timing: opts.timing });
       } catch (err) {
         throw SystemError.from(err, 'spawn');
       }
-      pid = spawned.pid;
-      pidfd = spawned.pidfd;
+      ({ pidfd, controlFd } = spawned);
+      timer?.add(spawned.timings);
+      crashPoint('create:spawned');
       for (const w of spawned.warnings) ctx.logger.warn(w);
-      const stat = readProcStat(pid);
-      if (!stat) throw new Error(`container init (pid ${pid}) exited during create`);
-      record.pid = pid;
+      const stat = readProcStat(spawned.pid);
+      if (!stat) throw new Error(`container init (pid ${spawned.pid}) exited during create`);
+      record.pid = spawned.pid;
       record.pidStartTime = stat.startTime;
       store.write(record);
-      if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(pid));
-      ctx.logger.debug(`create ${id}: init pid ${pid} waiting on ${EXEC_FIFO}`);
-      return { record, pidfd };
+      crashPoint('create:recorded');
+      // Recorded: from now on the container may outlive us.
+      writeSync(controlFd, 'c');
+      closeSync(controlFd);
+      controlFd = -1;
+      crashPoint('create:committed');
+      if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(record.pid));
+      ctx.logger.debug(`create ${id}: init pid ${record.pid} waiting on ${EXEC_FIFO}`);
+      timer?.mark('create.done');
+      return { record, pidfd, timings: timer?.result() };
     });
   } catch (err) {
+    if (controlFd >= 0) closeSync(controlFd);
     if (pidfd >= 0) await killAndWait(pidfd);
     store.remove(id);
     throw err;

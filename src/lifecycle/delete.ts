@@ -4,6 +4,7 @@ import type { RuntimeContext } from '../context.js';
 import { OciError } from '../errors.js';
 import { deriveStatus } from '../state/status.js';
 import { killAndWait, openInit } from './process.js';
+import { crashPoint } from '../faults.js';
 
 export interface DeleteOptions { force?: boolean }
 
@@ -32,6 +33,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: Del
     if (status !== 'stopped') {
       const fd = openInit(record);
       if (fd >= 0) await killAndWait(fd);
+      crashPoint('delete:killed');
     }
     store.remove(id);
     ctx.logger.debug(`delete ${id}: removed`);

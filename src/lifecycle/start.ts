@@ -4,9 +4,10 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import type { RuntimeContext } from '../context.js';
 import { OciError } from '../errors.js';
-import { isSameLiveProcess } from '../state/proc.js';
+import { isInitHelper, isSameLiveProcess } from '../state/proc.js';
 import { deriveStatus } from '../state/status.js';
 import type { ContainerRecord } from '../state/store.js';
+import { crashPoint } from '../faults.js';
 
 export async function startContainer(ctx: RuntimeContext, id: string): Promise<ContainerRecord> {
   const { store } = ctx;
@@ -20,28 +21,38 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<C
       throw new OciError('ERR_NOT_CREATED', why);
     }
     await releaseInit(record, store.fifoPath(id));
+    crashPoint('start:released');
     store.removeFifo(id);
     ctx.logger.debug(`start ${id}: init released`);
     return record;
   });
 }
 
+/**
+ * Were we killed after the byte was read but before the fifo was removed, the
+ * init has gone on to execve: deriveStatus then sees it is no longer the
+ * helper and reports running, and a second start stops waiting for the same reason.
+ */
 async function releaseInit(record: ContainerRecord, fifo: string): Promise<void> {
-  // Node opens every fd close-on-exec. Non-blocking: a blocking open would hang forever if the init died meanwhile.
+  // Non-blocking: a blocking open would hang forever if the init died meanwhile.
   const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(1);
     let delay = 0;
-    for (;;) {
-      let n = 0;
+    const readByte = (): boolean => {
       try {
-        n = readSync(fd, buf, 0, 1, null);
+        return readSync(fd, buf, 0, 1, null) === 1;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        return false;
       }
-      if (n === 1) return;
-      // 0 means no writer yet (or the writer closed without writing): check the init lives.
+    };
+    for (;;) {
+      if (readByte()) return;
+      // No writer yet (or the writer closed without writing): check the init lives.
       if (!isSameLiveProcess(record.pid, record.pidStartTime)) {
+        // A short program may have been released, run and exited since that read.
+        if (readByte()) return;
         throw new OciError('ERR_NOT_CREATED', `container "${record.id}" init process exited before start`);
       }
       await new Promise((r) => (delay === 0 ? setImmediate(r) : setTimeout(r, delay)));

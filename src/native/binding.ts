@@ -14,6 +14,8 @@ export interface SpawnOptions {
   stdio: [number, number, number];
   /** Extra fds that become 3, 4, ... in the container (--preserve-fds, LISTEN_FDS). */
   extraFds?: number[];
+  /** Return `timings` (the plan's PLAN_TIMING asks the helper for its phases too). */
+  timing?: boolean;
 }
 
 export interface SpawnResult {
@@ -21,8 +23,16 @@ export interface SpawnResult {
   pid: number;
   /** A pidfd for the init (CLOEXEC), or -1 when the kernel gave none. The caller closes it. */
   pidfd: number;
+  /**
+   * Our end of the helper socket. The init waits, still bound to this process
+   * by its parent-death signal, until commitContainer() writes to it: call that
+   * once the container is recorded, or close the fd to abandon (and kill) it.
+   */
+  controlFd: number;
   /** Non-fatal warnings the helper reported. */
   warnings: string[];
+  /** With `timing`: [phase (src/native/timing.ts), CLOCK_MONOTONIC ns], addon and helper marks. */
+  timings?: Array<[number, bigint]>;
 }
 
 export interface ExitStatus {
@@ -45,9 +55,12 @@ export interface NativeBinding {
   /**
    * Calls back once when the process behind pidfd exits. If it is our child it
    * is reaped and its status reported; otherwise known=false. Keeps the event
-   * loop alive until then. One epoll thread serves every watch.
+   * loop alive until then. One epoll thread serves every watch. Returns the
+   * watch's id for unwatchExit.
    */
-  watchExit(pidfd: number, callback: (status: ExitStatus) => void): void;
+  watchExit(pidfd: number, callback: (status: ExitStatus) => void): number;
+  /** Cancels a watch (its callback is never called); false if it already fired. */
+  unwatchExit(id: number): boolean;
   /** pidfd_open(2); throws on error (ESRCH when the process is gone). */
   pidfdOpen(pid: number): number;
   /** pidfd_send_signal(2); throws on error. */

@@ -1,5 +1,5 @@
 // Process identity from /proc: a pid alone can be reused, pid + start time cannot.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 
 export interface ProcStat {
   state: string;
@@ -25,4 +25,16 @@ export function isSameLiveProcess(pid: number, startTime: string): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   const stat = readProcStat(pid);
   return stat !== undefined && stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+/**
+ * True while pid is still the ocirun-init helper (run from its sealed memfd),
+ * i.e. has not yet execve'd the container's process.
+ */
+export function isInitHelper(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`).startsWith('/memfd:ocirun-init');
+  } catch {
+    return false;
+  }
 }

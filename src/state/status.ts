@@ -1,7 +1,8 @@
 // A container's status is derived from the live system each time it is asked:
-// the init's identity (pid + start time) and whether exec.fifo still exists.
+// the init's identity (pid + start time), whether it is still the helper, and
+// whether exec.fifo still exists.
 import type { ContainerRecord, StateStore } from './store.js';
-import { isSameLiveProcess } from './proc.js';
+import { isInitHelper, isSameLiveProcess } from './proc.js';
 
 export type Status = 'creating' | 'created' | 'running' | 'stopped';
 
@@ -12,5 +13,7 @@ export function deriveStatus(store: StateStore, record: ContainerRecord): Status
     return isSameLiveProcess(record.creatorPid, record.creatorStartTime) ? 'creating' : 'stopped';
   }
   if (!isSameLiveProcess(record.pid, record.pidStartTime)) return 'stopped';
-  return store.hasFifo(record.id) ? 'created' : 'running';
+  // Created means still the helper waiting on the fifo; once it has execve'd the
+  // container runs, even if a start that died left the fifo behind.
+  return store.hasFifo(record.id) && isInitHelper(record.pid) ? 'created' : 'running';
 }

@@ -2,7 +2,7 @@
 // directory claims the ID (mkdir is atomic); an flock on the directory
 // serialises commands on one container; state.json is replaced by rename, so a
 // reader never sees half a file.
-import { mkdirSync, openSync, closeSync, fstatSync, readFileSync, writeFileSync, renameSync, rmSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, openSync, closeSync, fstatSync, readFileSync, writeFileSync, renameSync, rmSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { OciError } from '../errors.js';
 import { native } from '../native/binding.js';
@@ -47,19 +47,36 @@ export class StateStore {
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
   }
 
-  /** Creates the container's directory; fails with ERR_CONTAINER_EXISTS if the ID is taken. */
-  claim(id: string): void {
-    validateId(id);
+  /**
+   * Claims the ID: the directory appears, by rename, already holding its
+   * state.json and exec.fifo, so nobody ever sees a container without state.
+   * Fails with ERR_CONTAINER_EXISTS if the ID is taken.
+   */
+  claim(record: ContainerRecord): void {
+    validateId(record.id);
     this.ensureRoot();
+    // ':' cannot appear in an ID, so a leftover temp dir is never taken for a container.
+    const tmp = join(this.root, `.tmp:${record.id}:${process.pid}:${Date.now()}`);
+    // Searchable by all: a user-namespaced init (an unprivileged host uid) opens
+    // exec.fifo through it. The root above stays 0700, so nobody else gets here.
+    mkdirSync(tmp, { mode: 0o711 });
     try {
-      // Searchable by all: a user-namespaced init (an unprivileged host uid) opens
-      // exec.fifo through it. The root above stays 0700, so nobody else gets here.
-      mkdirSync(this.dir(id), { mode: 0o711 });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new OciError('ERR_CONTAINER_EXISTS', `container "${id}" already exists`);
+      const fifo = join(tmp, EXEC_FIFO);
+      native().mkfifo(fifo, 0o622);
+      // Past the umask: a user-namespaced init writes to it as an unprivileged host uid.
+      chmodSync(fifo, 0o622);
+      writeFileSync(join(tmp, STATE_FILE), JSON.stringify(record), { mode: 0o600 });
+      try {
+        renameSync(tmp, this.dir(record.id));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST' || code === 'ENOTEMPTY') {
+          throw new OciError('ERR_CONTAINER_EXISTS', `container "${record.id}" already exists`);
+        }
+        throw err;
       }
-      throw err;
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
   }
 

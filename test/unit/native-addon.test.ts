@@ -68,15 +68,24 @@ static pid_t sibling(void) {  // like the real stage 0: the new process is our p
 }
 
 int main(void) {
-  size_t cap = 1 << 16, len = 0;
-  char *plan = malloc(cap);
-  for (;;) {
-    if (len == cap) plan = realloc(plan, cap *= 2);
-    ssize_t n = read(3, plan + len, cap - len);
-    if (n < 0) _exit(93);
-    if (n == 0) break;
-    len += (size_t)n;
+  // The addon sends one envelope record: u16 tag 99, u16 0, u32 length, then the plan.
+  unsigned char head[8];
+  size_t got = 0;
+  while (got < sizeof head) {
+    ssize_t n = read(3, head + got, sizeof head - got);
+    if (n <= 0) _exit(93);
+    got += (size_t)n;
   }
+  uint32_t len32;
+  memcpy(&len32, head + 4, 4);
+  size_t len = len32;
+  char *plan = malloc(len + 1);
+  for (got = 0; got < len;) {
+    ssize_t n = read(3, plan + got, len - got);
+    if (n <= 0) _exit(93);
+    got += (size_t)n;
+  }
+  plan[len] = 0;
   char mode[64] = "", pidfile[512] = "";
   sscanf(plan, "%63[^\n]\n%511[^\n]", mode, pidfile);
   char warning[64];
@@ -182,11 +191,12 @@ int main(int argc, char **argv) {
 // Scenarios that need a Node process of their own (its exit, its threads).
 const CHILD_SCRIPT = String.raw`import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { openSync, readlinkSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync, readdirSync } from 'node:fs';
 const [addonPath, scenario, fake, dir] = process.argv.slice(2);
 const addon = createRequire(import.meta.url)(addonPath);
 const devnull = openSync('/dev/null', 'r+');
-const spawn = (mode) => addon.spawnContainer({ helper: fake, plan: Buffer.from(mode + '\n' + dir + '/child-pids\n'), stdio: [devnull, devnull, devnull] });
+const spawn = (mode) => addon.spawnContainer({ helper: fake, plan: Buffer.from(mode + '\n' + dir + '/child-pids\n'), stdio: [devnull, devnull, devnull] })
+  .then((r) => { closeSync(r.controlFd); return r; });
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 if (scenario === 'spawn') {
   const r = await spawn('ok');
@@ -255,6 +265,9 @@ async function spawn(mode: string, extra: Partial<Parameters<typeof addon.spawnC
   try {
     const r = await addon.spawnContainer({ helper: fake, plan: p.plan, stdio: [devnull, devnull, devnull], ...extra });
     livePidfds.add(r.pidfd);
+    // The fake does not wait for a commit byte; the control socket is ours to close.
+    expect(r.controlFd).toBeGreaterThanOrEqual(0);
+    closeSync(r.controlFd);
     return { r, pidfile: p.pidfile };
   } finally {
     closeSync(devnull);  // the helper has its own copy
@@ -327,6 +340,7 @@ describe('spawnContainer', () => {
       helper: fake, plan: p.plan, stdio: [devnull, writer, writer], extraFds: [extraB, extraA],
     });
     livePidfds.add(r.pidfd);
+    closeSync(r.controlFd);
 
     expect(r.pid).toBe(pids(p.pidfile)[0]);
     expect(r.pidfd).toBeGreaterThan(2);

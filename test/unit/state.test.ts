@@ -1,5 +1,5 @@
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
-import { mkdtempSync, rmSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, writeFileSync, mkdirSync, statSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateId } from '../../src/state/id.js';
@@ -47,24 +47,32 @@ describe('state store', () => {
     created: new Date().toISOString(), owner: '', annotations: {}, config: {} as never, ...over,
   });
 
-  it('claims an ID once', () => {
-    store.claim('c1');
-    expect(() => store.claim('c1')).toThrow(/already exists/);
+  it('claims an ID once, with its state and fifo already in place', () => {
+    store.claim(record('c1'));
+    expect(store.read('c1').id).toBe('c1');
+    expect(statSync(store.fifoPath('c1')).isFIFO()).toBe(true);
+    expect(statSync(store.fifoPath('c1')).mode & 0o777).toBe(0o622);
+    expect(statSync(store.dir('c1')).mode & 0o777).toBe(0o711);
+    expect(() => store.claim(record('c1'))).toThrow(/already exists/);
+    // No temp dir is left behind by the refused claim.
+    expect(readdirSync(store.root)).toEqual(['c1']);
     expect(store.list()).toEqual(['c1']);
   });
 
   it('round-trips a record and derives status from the live system', () => {
-    store.claim('c1');
-    store.write(record('c1'));
+    store.claim(record('c1'));
+    store.removeFifo('c1');
     expect(deriveStatus(store, store.read('c1'))).toBe('creating');
     // A creator that died leaves a stopped wreck.
     store.write(record('c1', { creatorStartTime: '1' }));
     expect(deriveStatus(store, store.read('c1'))).toBe('stopped');
-    // A live init with the fifo present is created; without it, running.
+    // A live init that is no longer the helper (this process stands in for one
+    // that has execve'd) is running, fifo or not; "created" needs the real
+    // helper and is covered by the integration tests.
     const me = readProcStat(process.pid)!.startTime;
     store.write(record('c1', { pid: process.pid, pidStartTime: me }));
     writeFileSync(store.fifoPath('c1'), '');
-    expect(deriveStatus(store, store.read('c1'))).toBe('created');
+    expect(deriveStatus(store, store.read('c1'))).toBe('running');
     store.removeFifo('c1');
     expect(deriveStatus(store, store.read('c1'))).toBe('running');
     // pid reuse: same pid, other start time.
@@ -74,7 +82,8 @@ describe('state store', () => {
 
   it('reports missing and corrupt state clearly', () => {
     expect(() => store.read('nope')).toThrow(/does not exist/);
-    store.claim('c2');
+    store.ensureRoot();
+    mkdirSync(store.dir('c2'));
     expect(() => store.read('c2')).toThrow(/no state file/);
     writeFileSync(join(store.dir('c2'), 'state.json'), '{not json');
     expect(() => store.read('c2')).toThrow(/corrupt/);
@@ -84,13 +93,12 @@ describe('state store', () => {
     store.ensureRoot();
     writeFileSync(join(store.root, 'stray-file'), '');
     mkdirSync(join(store.root, 'bad name'));
-    store.claim('ok');
+    store.claim(record('ok'));
     expect(store.list()).toEqual(['ok']);
   });
 
   it('removes a container directory entirely', () => {
-    store.claim('gone');
-    store.write(record('gone'));
+    store.claim(record('gone'));
     store.remove('gone');
     expect(existsSync(store.dir('gone'))).toBe(false);
   });
