@@ -3,7 +3,8 @@
 import type { RuntimeContext } from '../context.js';
 import { OciError } from '../errors.js';
 import { deriveStatus } from '../state/status.js';
-import { killAndWait, openInit } from './process.js';
+import { killAndWait, openInit, openPid } from './process.js';
+import { helpersHolding } from '../state/proc.js';
 import { crashPoint } from '../faults.js';
 
 export interface DeleteOptions { force?: boolean }
@@ -19,8 +20,13 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: Del
     try {
       record = store.read(id);
     } catch (err) {
-      // A create killed before it wrote state.json leaves a bare directory.
+      // state.json lost or damaged by hand: the pid is unknown, but a waiting
+      // init still holds the state directory open, which identifies it.
       if (opts.force && (err as OciError).code === 'ERR_STATE_CORRUPT') {
+        for (const pid of helpersHolding(store.dir(id))) {
+          const fd = openPid(pid);
+          if (fd >= 0) await killAndWait(fd);
+        }
         store.remove(id);
         return;
       }

@@ -10,17 +10,21 @@ import type { ContainerRecord } from '../state/store.js';
  */
 export function openInit(record: ContainerRecord): number {
   if (!isSameLiveProcess(record.pid, record.pidStartTime)) return -1;
-  let fd: number;
-  try {
-    fd = native().pidfdOpen(record.pid);
-  } catch {
-    return -1;
-  }
-  if (!isSameLiveProcess(record.pid, record.pidStartTime)) {
+  const fd = openPid(record.pid);
+  if (fd >= 0 && !isSameLiveProcess(record.pid, record.pidStartTime)) {
     closeSync(fd);
     return -1;
   }
   return fd;
+}
+
+/** A pidfd for pid, or -1 if it is gone. */
+export function openPid(pid: number): number {
+  try {
+    return native().pidfdOpen(pid);
+  } catch {
+    return -1;
+  }
 }
 
 /** Resolves when the process behind pidfd has exited (reaped if it is our child). */
@@ -30,12 +34,17 @@ export function waitExit(pidfd: number, signal?: AbortSignal): Promise<ExitStatu
       reject(signal.reason);
       return;
     }
-    const onAbort = (): void => reject(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    native().watchExit(pidfd, (status) => {
+    let watch = 0;
+    // Unwatched so that an abandoned wait no longer keeps the event loop alive.
+    const onAbort = (): void => {
+      native().unwatchExit(watch);
+      reject(signal?.reason);
+    };
+    watch = native().watchExit(pidfd, (status) => {
       signal?.removeEventListener('abort', onAbort);
       resolve(status);
     });
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -1,5 +1,5 @@
 // Process identity from /proc: a pid alone can be reused, pid + start time cannot.
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 export interface ProcStat {
   state: string;
@@ -37,4 +37,27 @@ export function isInitHelper(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Pids of init helpers that hold dir open (the state directory of the
+ * container they are waiting in). Used when state.json cannot tell the pid.
+ */
+export function helpersHolding(dir: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || !isInitHelper(Number(name))) continue;
+    try {
+      for (const fd of readdirSync(`/proc/${name}/fd`)) {
+        const target = readlinkSync(`/proc/${name}/fd/${fd}`);
+        if (target === dir || target === `${dir} (deleted)`) {
+          found.push(Number(name));
+          break;
+        }
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
 }

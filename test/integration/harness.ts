@@ -121,7 +121,7 @@ export class Harness {
    * Runs the CLI with this harness's --root. Output goes to files, not pipes: a
    * created container inherits the CLI's stdio and would hold a pipe open.
    */
-  run(args: string[], opts: { input?: string; timeout?: number; cwd?: string } = {}): Result {
+  run(args: string[], opts: { input?: string; timeout?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Result {
     const outFile = join(this.work, `.out-${++this.seq}`);
     const errFile = join(this.work, `.err-${this.seq}`);
     const out = openSync(outFile, 'w+');
@@ -129,7 +129,7 @@ export class Harness {
     try {
       const r = spawnSync(process.execPath, [OCIRUN, '--root', this.root, ...args], {
         input: opts.input ?? '', timeout: opts.timeout ?? 30_000, cwd: opts.cwd ?? this.work,
-        stdio: ['pipe', out, err],
+        stdio: ['pipe', out, err], env: opts.env ? { ...process.env, ...opts.env } : process.env,
       });
       return { status: r.status, signal: r.signal, stdout: readFileSync(outFile, 'utf8'), stderr: readFileSync(errFile, 'utf8') };
     } finally {
@@ -163,5 +163,14 @@ export class Harness {
 
   destroy(): void {
     rmSync(this.work, { recursive: true, force: true });
+  }
+}
+
+/** Polls cond every 20 ms until it holds; throws after ms. */
+export async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Harness, initHelperProcesses, isRoot } from './harness.js';
+import { Harness, initHelperProcesses, isRoot, waitFor } from './harness.js';
 
 const sh = (script: string) => (spec: { process?: { args?: string[] } }) => { spec.process!.args = ['sh', '-c', script]; };
 
@@ -146,11 +146,3 @@ describe.runIf(isRoot)('lifecycle', () => {
     expect(h.leakedProcesses()).toEqual([]);
   });
 });
-
-export async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
