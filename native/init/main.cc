@@ -53,6 +53,10 @@ void arm_parent_death(int parent_pidfd) {
   while (n < 0 && errno == EINTR);
   if (n != 1 || go != 'g') _exit(1);  // stage 0 failed and reported it
   close(sync);
+  // A session of its own, as runc gives every container process: the
+  // runtime's terminal is not the container's, and a pty can become its
+  // controlling terminal.
+  if (setsid() < 0) check(fail(errno, "setsid", "", "start a session"));
 
   // New or joined: without a mapped uid we could not even create files there.
   if (plan.has_namespace(CLONE_NEWUSER)) {
@@ -69,8 +73,8 @@ void arm_parent_death(int parent_pidfd) {
   if (plan.has_domainname && setdomainname(plan.domainname.data(), plan.domainname.size()) < 0)
     check(fail(errno, "setdomainname", "", "set domainname"));
 
-  // While the runtime's /proc is still mounted, and so that a bad profile fails create.
-  check(prepare_seccomp(plan.process));
+  // While /proc is still the runtime's: the listener is told our pid there.
+  check(note_seccomp_pid(plan.process));
   int rootfd = -1;
   check(prepare_root(plan, &rootfd));
   mark(timing::ROOT_PREPARED);
@@ -79,9 +83,13 @@ void arm_parent_death(int parent_pidfd) {
   check(create_devices(plan, rootfd));
   check(create_symlinks(plan, rootfd));
   mark(timing::DEVICES_DONE);
+  // prestart/createRuntime (the runtime, on MSG_HOOKS), then createContainer.
+  check(create_hooks(plan));
   check(pivot(plan, rootfd));
   close(rootfd);
   mark(timing::PIVOTED);
+  // Before anything is made read-only: /dev/console is bound to the pty.
+  if (plan.console_fd >= 0) check(setup_console(plan, true));
   // Sysctls before the read-only paths: /proc/sys is usually one of them.
   check(write_sysctls(plan));
   check(readonly_paths(plan));
@@ -101,20 +109,22 @@ void arm_parent_death(int parent_pidfd) {
   send_timing();
   check(send_ready());
   // Stay tied to the runtime until it has recorded us: it writes 'c' once our
-  // pid is in state.json. If it dies first, the death signal (or EOF) ends us,
-  // so no container is left that its state directory does not know about.
+  // pid is in state.json. The death signal must go first (the CLI exits right
+  // after the commit, and a signal armed then would kill us), so from here the
+  // tie is the socket: if the runtime dies before committing, we read EOF and
+  // exit, leaving no container its state directory does not know about.
+  prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   char commit = 0;
   ssize_t got;
   do got = read(kPlanFd, &commit, 1);
   while (got < 0 && errno == EINTR);
   if (got != 1 || commit != 'c') _exit(1);
   close(kPlanFd);
-  // The runtime's CLI exits after create; the container must outlive it.
-  prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   debug("ready, waiting for start");
-  if (!wait_for_start(statedirfd)) _exit(1);
+  if (!wait_for_start(statedirfd, plan)) _exit(1);
   close(statedirfd);
 
+  if (!fix_stdio_ownership(proc)) die_stderr(1);
   if (!apply_apparmor(proc) || !apply_final_affinity(proc)) die_stderr(1);
   // Without no_new_privs only CAP_SYS_ADMIN may load a filter, so it goes in
   // before the capabilities are dropped; otherwise as late as possible (runc).
@@ -133,6 +143,8 @@ void arm_parent_death(int parent_pidfd) {
   check(apply_initial_affinity(plan.process));
   // The listener path is a host path, reachable with our host credentials.
   check(connect_seccomp_listener(plan.process));
+  // Here so that a bad profile fails create, with the credentials the filter cache needs.
+  check(prepare_seccomp(plan.process));
   pid_t parent = getppid();
   int parent_pidfd = static_cast<int>(syscall(SYS_pidfd_open, parent, 0));
   if (parent_pidfd < 0) check(fail(errno, "pidfd_open", "", "watch runtime process"));
@@ -141,6 +153,8 @@ void arm_parent_death(int parent_pidfd) {
   // a user namespace uid, its /proc files are no longer writable by it.
   check(apply_oom_score_adj(plan.process));
 
+  // With the runtime's user and mount namespaces: only they can id-map host mounts.
+  check(prepare_idmap_mounts(plan));
   check(join_namespaces(plan));
   check(setup_time_namespace(plan));
   mark(timing::NAMESPACES_JOINED);
@@ -195,5 +209,8 @@ int main() {
   g_timing = plan.timing;
   mark_at(timing::HELPER_MAIN, entered);
   mark(timing::PLAN_DECODED);
+  if (plan.console_fd >= 0 && !take_inherited_fd(&extra, plan.console_fd))
+    check(fail_msg(EBADF, "fcntl", "", "plan: the console socket is not an inherited descriptor"));
+  if (plan.exec_mode()) exec_main(plan, std::move(extra));
   stage0(plan, extra);
 }
