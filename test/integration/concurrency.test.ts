@@ -37,7 +37,7 @@ describe.runIf(isRoot)('concurrency', () => {
     bundle = h.bundle((s) => { s.process!.args = ['sleep', '60']; });
   });
   afterEach(() => {
-    expect(h.cleanup()).toEqual({ stateDirs: [], processes: [], mountsDelta: 0 });
+    expect(h.cleanup()).toEqual({ stateDirs: [], processes: [], mounts: [] });
   });
   afterAll(() => h?.destroy());
 

@@ -16,7 +16,7 @@ describe.runIf(isRoot)('crashes and damage', () => {
     bundle = h.bundle((s) => { s.process!.args = ['sleep', '30']; });
   });
   afterEach(() => {
-    expect(h.cleanup()).toEqual({ stateDirs: [], processes: [], mountsDelta: 0 });
+    expect(h.cleanup()).toEqual({ stateDirs: [], processes: [], mounts: [] });
   });
   afterAll(() => h?.destroy());
 

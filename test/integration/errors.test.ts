@@ -10,7 +10,7 @@ describe.runIf(isRoot)('refusals leave the host unchanged', () => {
   let h: Harness;
   beforeAll(async () => { h = await Harness.create(); });
   afterEach(() => {
-    expect(h.cleanup()).toEqual({ stateDirs: [], processes: [], mountsDelta: 0 });
+    expect(h.cleanup()).toEqual({ stateDirs: [], processes: [], mounts: [] });
     expect(initHelperProcesses()).toEqual([]);
   });
   afterAll(() => h?.destroy());

@@ -68,8 +68,10 @@ export function initHelperProcesses(): string[] {
   return out;
 }
 
-export function mountCount(): number {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).length;
+/** The host's mount points (with their sources), to diff before and after. */
+export function hostMounts(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean)
+    .map((l) => { const f = l.split(' '); return `${f[4]} (${f[3]})`; });
 }
 
 export class Harness {
@@ -77,7 +79,7 @@ export class Harness {
   readonly root: string;
   readonly rootfs: string;
   private seq = 0;
-  private baseline = { procs: new Set<string>(), mounts: 0 };
+  private baseline = { procs: new Set<string>(), mounts: new Set<string>() };
 
   private constructor(work: string) {
     this.work = work;
@@ -90,7 +92,7 @@ export class Harness {
     // A user-namespaced container root must be able to traverse to its rootfs (as with runc).
     chmodSync(h.work, 0o711);
     await buildBusyboxRootfs(h.rootfs);
-    h.baseline = { procs: containerProcesses(h.work), mounts: mountCount() };
+    h.baseline = { procs: containerProcesses(h.work), mounts: new Set(hostMounts()) };
     return h;
   }
 
@@ -155,10 +157,13 @@ export class Harness {
   }
 
   /** Everything a test may have left: force-deletes, then reports what survived. */
-  cleanup(): { stateDirs: string[]; processes: string[]; mountsDelta: number } {
+  cleanup(): { stateDirs: string[]; processes: string[]; mounts: string[] } {
     for (const id of this.stateDirs()) this.run(['delete', '--force', id]);
-    const leftover = { stateDirs: this.stateDirs(), processes: this.leakedProcesses(), mountsDelta: mountCount() - this.baseline.mounts };
-    return leftover;
+    return {
+      stateDirs: this.stateDirs(),
+      processes: this.leakedProcesses(),
+      mounts: hostMounts().filter((m) => !this.baseline.mounts.has(m)),
+    };
   }
 
   destroy(): void {

@@ -10,7 +10,7 @@ describe.runIf(isRoot)('hostile input', () => {
   let h: Harness;
   beforeAll(async () => { h = await Harness.create(); });
   afterEach(() => {
-    expect(h.cleanup()).toEqual({ stateDirs: [], processes: [], mountsDelta: 0 });
+    expect(h.cleanup()).toEqual({ stateDirs: [], processes: [], mounts: [] });
   });
   afterAll(() => h?.destroy());
 

@@ -15,7 +15,7 @@ describe.runIf(isRoot)('isolation', () => {
   let h: Harness;
   beforeAll(async () => { h = await Harness.create(); });
   afterEach(() => {
-    expect(h.cleanup()).toEqual({ stateDirs: [], processes: [], mountsDelta: 0 });
+    expect(h.cleanup()).toEqual({ stateDirs: [], processes: [], mounts: [] });
   });
   afterAll(() => h?.destroy());
 

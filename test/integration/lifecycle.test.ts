@@ -12,7 +12,7 @@ describe.runIf(isRoot)('lifecycle', () => {
   beforeAll(async () => { h = await Harness.create(); });
   afterEach(() => {
     const left = h.cleanup();
-    expect(left).toEqual({ stateDirs: [], processes: [], mountsDelta: 0 });
+    expect(left).toEqual({ stateDirs: [], processes: [], mounts: [] });
   });
   afterAll(() => h?.destroy());
 
