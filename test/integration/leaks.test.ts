@@ -1,0 +1,46 @@
+// Hundreds of run cycles through the CLI: afterwards the host has the same
+// mounts, state dirs, zombies and network namespaces as before (root only).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { Harness, isRoot } from './harness.js';
+
+const CYCLES = Number(process.env.OCIRUN_LEAK_CYCLES ?? 200);
+
+/** What a leak would change: every count the issue names. */
+export function hostCounts() {
+  const netns = new Set<string>();
+  let zombies = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      netns.add(readlinkSync(`/proc/${name}/ns/net`));
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // Zombies pid 1 has not collected yet are its business (it reaps every few seconds here).
+      if (state === 'Z' && ppid !== '1') zombies++;
+    } catch {
+      // exited while we looked
+    }
+  }
+  return { netns: netns.size, zombies };
+}
+
+describe.runIf(isRoot)('leaks', () => {
+  let h: Harness;
+  beforeAll(async () => { h = await Harness.create(); });
+  afterAll(() => h?.destroy());
+
+  it(`${CYCLES} CLI run cycles leave nothing behind`, () => {
+    const bundle = h.bundle((s) => { s.process!.args = ['true']; });
+    const before = hostCounts();
+    for (let i = 0; i < CYCLES; i++) {
+      const r = h.run(['run', '--bundle', bundle, h.id('leak')]);
+      expect(r, `cycle ${i}`).toMatchObject({ status: 0, stderr: '' });
+    }
+    expect(h.cleanup()).toEqual({ stateDirs: [], processes: [], mounts: [] });
+    const after = hostCounts();
+    expect(after.zombies).toBeLessThanOrEqual(before.zombies);
+    // Other software may create network namespaces meanwhile, but never 200 of them.
+    expect(after.netns - before.netns).toBeLessThan(CYCLES / 10);
+  }, 600_000);
+});
