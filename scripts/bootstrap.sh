@@ -31,7 +31,9 @@ quietly() {
 
 # (b) System packages. dpkg decides what is installed; apt-get update only
 # when something has to be installed.
-packages="build-essential python3 libc6-dev busybox-static runc iproute2 libseccomp-dev"
+# For rootfs-tools: umoci (the unpack tests' and bench's reference), attr
+# (setfattr for layer xattrs) and zstd (zstd layers; Node 20's zlib has none).
+packages="build-essential python3 libc6-dev busybox-static runc iproute2 libseccomp-dev podman conmon catatonit containerd umoci attr zstd"
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   need=
   for p in $packages; do
@@ -87,9 +89,9 @@ if [ ! -d node_modules ] || [ ! -f "$lock_marker" ] || [ -n "$(find package-lock
 fi
 
 # (d) Build outputs: missing, or older than a source file.
-outputs="build/Release/ocirun_native.node build/Release/ocirun-init dist/cli/main.js"
+outputs="build/Release/ocirun_native.node build/Release/ocirun-init dist/cli/main.js rootfs-tools/dist/unpack.js"
 sources=
-for s in native src binding.gyp tsconfig.json; do
+for s in native src binding.gyp tsconfig.json rootfs-tools/src rootfs-tools/tsconfig.json; do
   [ -e "$s" ] && sources="$sources $s"
 done
 

@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import { writeSync } from 'node:fs';
 import type { RuntimeContext } from '../context.js';
 import { ExitCode } from './main.js';
+import { createIoOptions, registerExecCommand, withIoFlags, type IoFlags } from './exec-command.js';
 
 const out = (s: string): void => { writeSync(1, s); };
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
 
 export function registerCommands(program: Command, ctx: () => RuntimeContext): void {
   program.command('spec')
@@ -17,16 +17,15 @@ export function registerCommands(program: Command, ctx: () => RuntimeContext): v
       writeDefaultSpec(o.bundle, { rootless: o.rootless });
     });
 
-  program.command('create')
+  withIoFlags(program.command('create'))
     .description('create a container; it waits for "start" to run the user process')
     .argument('<container-id>')
     .option('-b, --bundle <dir>', 'bundle directory', '.')
     .option('--pid-file <file>', 'write the container init pid to this file')
     .option('--no-pivot', 'use chroot instead of pivot_root (for ramdisk roots)')
-    .action(async (id: string, o: { bundle: string; pidFile?: string; pivot: boolean }) => {
-      const { createContainer } = await import('../lifecycle/create.js');
-      const { pidfd } = await createContainer(ctx(), id, { bundle: o.bundle, pidFile: o.pidFile, noPivot: !o.pivot });
-      if (pidfd >= 0) (await import('node:fs')).closeSync(pidfd);
+    .action(async (id: string, o: { bundle: string; pidFile?: string; pivot: boolean } & IoFlags) => {
+      const { createCommand } = await import('./hot.js');
+      await createCommand(ctx(), id, { bundle: o.bundle, pidFile: o.pidFile, noPivot: !o.pivot }, createIoOptions(o));
     });
 
   program.command('start')
@@ -37,7 +36,7 @@ export function registerCommands(program: Command, ctx: () => RuntimeContext): v
       await startContainer(ctx(), id);
     });
 
-  program.command('run')
+  withIoFlags(program.command('run'))
     .description('create and start a container, wait for it, then delete it')
     .argument('<container-id>')
     .option('-b, --bundle <dir>', 'bundle directory', '.')
@@ -45,21 +44,18 @@ export function registerCommands(program: Command, ctx: () => RuntimeContext): v
     .option('--no-pivot', 'use chroot instead of pivot_root')
     .option('-d, --detach', 'do not wait for the container', false)
     .option('--keep', 'do not delete the container after it exits', false)
-    .action(async (id: string, o: { bundle: string; pidFile?: string; pivot: boolean; detach: boolean; keep: boolean }) => {
-      const { runContainer } = await import('../lifecycle/run.js');
-      const code = await runContainer(ctx(), id, {
-        bundle: o.bundle, pidFile: o.pidFile, noPivot: !o.pivot, detach: o.detach, keep: o.keep,
-        forwardSignals: o.detach ? [] : FORWARDED,
-      });
-      throw new ExitCode(code);
+    .action(async (id: string, o: { bundle: string; pidFile?: string; pivot: boolean; detach: boolean; keep: boolean } & IoFlags) => {
+      const { runCommand } = await import('./hot.js');
+      const flags = { bundle: o.bundle, pidFile: o.pidFile, noPivot: !o.pivot, detach: o.detach, keep: o.keep };
+      throw new ExitCode(await runCommand(ctx(), id, flags, createIoOptions(o)));
     });
 
   program.command('state')
     .description('print the state of a container as JSON')
     .argument('<container-id>')
     .action(async (id: string) => {
-      const { containerState } = await import('../lifecycle/query.js');
-      out(JSON.stringify(containerState(ctx(), id), null, 2) + '\n');
+      const { printState } = await import('./hot.js');
+      printState(ctx(), id);
     });
 
   program.command('kill')
@@ -112,4 +108,6 @@ export function registerCommands(program: Command, ctx: () => RuntimeContext): v
       const { features } = await import('../features.js');
       out(JSON.stringify(features(), null, 2) + '\n');
     });
+
+  registerExecCommand(program, ctx);
 }

@@ -186,12 +186,14 @@ export function writeDockerSave(file: string, layers: Buffer[], opts: { tags?: s
   }));
   const id = sha256(config);
   const entries: Entry[] = [{ name: `${id}.json`, data: config }];
+  // Layer directories are named by (v1) ids, 64 hex digits, as docker names them.
+  const ids = layers.map((l, i) => sha256(`${i}:${sha256(l)}`));
   layers.forEach((l, i) => {
-    entries.push({ name: `l${i}/`, type: 'dir' }, { name: `l${i}/layer.tar`, data: l });
+    entries.push({ name: `${ids[i]}/`, type: 'dir' }, { name: `${ids[i]}/layer.tar`, data: l }, { name: `${ids[i]}/VERSION`, data: '1.0' });
   });
   entries.push({
     name: 'manifest.json',
-    data: JSON.stringify([{ Config: `${id}.json`, RepoTags: opts.tags ?? ['test/image:latest'], Layers: layers.map((_, i) => `l${i}/layer.tar`) }]),
+    data: JSON.stringify([{ Config: `${id}.json`, RepoTags: opts.tags ?? ['test/image:latest'], Layers: ids.map((id) => `${id}/layer.tar`) }]),
   });
   writeFileSync(file, tarArchive(entries));
 }
@@ -208,10 +210,36 @@ export interface Node {
   xattrs?: string;
 }
 
+/** getfattr's octal escapes (\\012) back to bytes. */
+function unquote(s: string): string {
+  return Buffer.from(s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))), 'latin1').toString('utf8');
+}
+
+/** All xattrs under `root`, one getfattr run: absolute path → "name=0xhex ..." (sorted). */
+function xattrsUnder(root: string): Map<string, string> {
+  const r = spawnSync('getfattr', ['-R', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', root], { encoding: 'latin1', maxBuffer: 1 << 30 });
+  const out = new Map<string, string>();
+  let file = '';
+  let attrs: string[] = [];
+  const flush = (): void => {
+    if (file !== '' && attrs.length > 0) out.set(file, attrs.sort().join(' '));
+    attrs = [];
+  };
+  for (const line of (r.stdout ?? '').split('\n')) {
+    if (line.startsWith('# file: ')) {
+      flush();
+      file = unquote(line.slice(8));
+    } else if (line.includes('=')) attrs.push(line);
+  }
+  flush();
+  return out;
+}
+
 /** Every path under `root` with type, mode, owner, link target, content hash, device number and xattrs. */
 export function snapshot(root: string): Map<string, Node> {
   const out = new Map<string, Node>();
   const inodes = new Map<number, string>();
+  const xattrs = xattrsUnder(root);
   const walk = (rel: string): void => {
     const p = rel === '' ? root : join(root, rel);
     const st = lstatSync(p);
@@ -233,9 +261,8 @@ export function snapshot(root: string): Map<string, Node> {
       n.type = st.isCharacterDevice() ? 'char' : 'block';
       n.rdev = st.rdev;
     } else if (st.isFIFO()) n.type = 'fifo';
-    const x = spawnSync('getfattr', ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', p], { encoding: 'utf8' });
-    const attrs = (x.stdout ?? '').split('\n').filter((l) => l.includes('=')).sort().join(' ');
-    if (attrs) n.xattrs = attrs;
+    const x = xattrs.get(p);
+    if (x) n.xattrs = x;
     out.set(rel === '' ? '.' : rel, n);
     if (st.isDirectory()) for (const c of readdirSync(p).sort()) walk(rel === '' ? c : `${rel}/${c}`);
   };
@@ -258,7 +285,9 @@ export function diffSnapshots(a: Map<string, Node>, b: Map<string, Node>): strin
 /** Content fingerprint of a directory tree, to prove nothing outside the rootfs changed. */
 export function treeHash(dir: string): string {
   const h = createHash('sha256');
-  for (const [k, v] of snapshot(dir)) h.update(`${k}\0${JSON.stringify(v)}\n`);
+  for (const [k, v] of snapshot(dir)) {
+    h.update(`${k}\0${JSON.stringify(v)}\0${lstatSync(join(dir, k)).mtimeMs}\n`);
+  }
   for (const name of readdirSync(dir)) h.update(name);
   return h.digest('hex');
 }
