@@ -88,6 +88,20 @@ if (!which(make)) miss(`make (${make})`, 'apt-get install make');
   }
 }
 
+// --- libseccomp: linked statically into the init helper ------------------------
+{
+  const multiarch = {
+    x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', arm: 'arm-linux-gnueabihf', ia32: 'i386-linux-gnu',
+    ppc64: 'powerpc64le-linux-gnu', s390x: 's390x-linux-gnu', riscv64: 'riscv64-linux-gnu',
+    loong64: 'loongarch64-linux-gnu', mips64el: 'mips64el-linux-gnuabi64',
+  }[process.arch];
+  const libs = [...(multiarch ? [`/usr/lib/${multiarch}/libseccomp.a`] : []), '/usr/lib64/libseccomp.a', '/usr/lib/libseccomp.a'];
+  const headers = ['/usr/include/seccomp.h', ...(multiarch ? [`/usr/include/${multiarch}/seccomp.h`] : [])];
+  if (!libs.some((f) => existsSync(f)) || !headers.some((f) => existsSync(f))) {
+    miss(`static libseccomp (libseccomp.a and seccomp.h, looked in ${libs[0]})`, 'apt-get install libseccomp-dev');
+  }
+}
+
 // --- Node's headers, where node-gyp will look for them ------------------------
 {
   const version = process.versions.node;

@@ -119,7 +119,7 @@ bool find_executable(const Process& p, std::string* path) {
   return fail_msg(ENOENT, "exec", name, "exec: \"" + name + "\": executable file not found in $PATH");
 }
 
-bool wait_for_start(int statedirfd) {
+bool wait_for_start(int statedirfd, const Plan& plan) {
   // Blocks until `start` opens the read side. If `delete` removed the fifo
   // instead, the open fails and the container never runs.
   int fd;
@@ -128,12 +128,24 @@ bool wait_for_start(int statedirfd) {
   if (fd < 0) return false;
   struct stat st;
   // Only a fifo is a barrier; a regular file here would start us at once.
-  bool ok = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && write_all(fd, "0", 1);
+  // start_hooks answers `start` through the fifo once startContainer hooks ran.
+  bool ok = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && start_hooks(plan, fd);
   close(fd);
   return ok;
 }
 
-void exec_user(const Process& p, const std::string& path, const std::vector<int>& extra) {
+bool take_inherited_fd(std::vector<int>* extra, int fd) {
+  auto it = std::find(extra->begin(), extra->end(), fd);
+  if (it == extra->end()) return false;
+  extra->erase(it);
+  return true;
+}
+
+void exec_user(const Process& p, const std::string& path, const std::vector<int>& extra, int report_fd) {
+  auto die = [report_fd](int code) {
+    if (report_fd >= 0) die_report();
+    die_stderr(code);
+  };
   // Extra fds move down to 3, 4, ... in their original order. Sources are
   // ascending and each target is below its source, so no dup2 clobbers a
   // source still to be moved; dup2 also clears FD_CLOEXEC on the copies.
@@ -141,14 +153,20 @@ void exec_user(const Process& p, const std::string& path, const std::vector<int>
   for (int fd : extra) {
     if (fd != next && dup2(fd, next) < 0) {
       fail(errno, "dup2", "", "pass extra file descriptor");
-      die_stderr(1);
+      die(1);
     }
     if (fd == next) fcntl(fd, F_SETFD, 0);
     next++;
   }
   // Everything else (rootfd, state dir, sockets, pidfds...) must not reach the
-  // container: close it outright instead of trusting O_CLOEXEC everywhere.
-  close_range(static_cast<unsigned>(next), ~0u, 0);
+  // container: close it outright instead of trusting O_CLOEXEC everywhere. The
+  // report fd (CLOEXEC, above all extras) stays until execve closes it.
+  if (report_fd >= next) {
+    if (report_fd > next) close_range(static_cast<unsigned>(next), static_cast<unsigned>(report_fd - 1), 0);
+    close_range(static_cast<unsigned>(report_fd + 1), ~0u, 0);
+  } else {
+    close_range(static_cast<unsigned>(next), ~0u, 0);
+  }
 
   struct sigaction dfl{};
   dfl.sa_handler = SIG_DFL;
@@ -162,7 +180,7 @@ void exec_user(const Process& p, const std::string& path, const std::vector<int>
   std::vector<char*> envp = c_strings(p.env);
   execve(path.c_str(), argv.data(), envp.data());
   fail_msg(errno, "execve", path, "exec " + path);
-  die_stderr(127);
+  die(127);
 }
 
 }  // namespace ocirun::init

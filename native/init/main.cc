@@ -107,13 +107,14 @@ void arm_parent_death(int parent_pidfd) {
   mark(timing::EXEC_RESOLVED);
 
   send_timing();
-  check(send_ready());
   // Stay tied to the runtime until it has recorded us: it writes 'c' once our
-  // pid is in state.json. The death signal must go first (the CLI exits right
-  // after the commit, and a signal armed then would kill us), so from here the
-  // tie is the socket: if the runtime dies before committing, we read EOF and
-  // exit, leaving no container its state directory does not know about.
+  // pid is in state.json. The death signal must go first, before MSG_READY:
+  // the CLI may commit and exit before we are scheduled again, and a signal
+  // still armed then would kill us. From here the tie is the socket: if the
+  // runtime dies before committing, we read EOF and exit, leaving no
+  // container its state directory does not know about.
   prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  check(send_ready());
   char commit = 0;
   ssize_t got;
   do got = read(kPlanFd, &commit, 1);
@@ -128,9 +129,9 @@ void arm_parent_death(int parent_pidfd) {
   if (!apply_apparmor(proc) || !apply_final_affinity(proc)) die_stderr(1);
   // Without no_new_privs only CAP_SYS_ADMIN may load a filter, so it goes in
   // before the capabilities are dropped; otherwise as late as possible (runc).
-  if (!proc.no_new_privs && !load_seccomp(proc)) die_stderr(1);
+  if (!proc.no_new_privs && !load_seccomp(proc, extra)) die_stderr(1);
   if (!apply_credentials(proc)) die_stderr(1);
-  if (proc.no_new_privs && !load_seccomp(proc)) die_stderr(1);
+  if (proc.no_new_privs && !load_seccomp(proc, extra)) die_stderr(1);
   exec_user(proc, exe, extra);
 }
 

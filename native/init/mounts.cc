@@ -84,11 +84,20 @@ bool one_mount(int rootfd, const Mount& m) {
   Fd fd(mkpath_in_root(rootfd, m.dest, leaf));
   if (fd.get() < 0) return false;
   if (m.mkdir_only) return true;
+  if (m.idmap || m.ridmap) return attach_idmap_mount(m, fd.get()) && after_mount(rootfd, m);
+  // tmpcopyup: this fd keeps the covered directory reachable once the tmpfs is on it.
+  Fd covered(m.copyup ? openat(fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1);
+  if (m.copyup && covered.get() < 0) return fail(errno, "openat", m.dest, "open for tmpcopyup");
   std::string target = fd_path(fd.get());
   if (mount(m.source.c_str(), target.c_str(), or_null(m.type), m.flags, or_null(m.data)) < 0) {
     int e = errno;
     if (bind) return fail_msg(e, "mount", m.dest, "bind mount " + m.source + " on " + m.dest);
     return fail(e, "mount", m.dest, "mount");
+  }
+  if (m.copyup) {
+    Fd fresh(open_in_root(rootfd, m.dest, O_RDONLY | O_DIRECTORY));
+    if (fresh.get() < 0) return fail(errno, "openat2", m.dest, "open new tmpfs at");
+    if (!copy_up(covered.get(), fresh.get(), m.dest)) return false;
   }
   return after_mount(rootfd, m);
 }

@@ -15,6 +15,7 @@ namespace ocirun::init {
 namespace proto = ocirun::proto;
 
 bool g_debug = false;
+int g_report_fd = kPlanFd;
 
 namespace {
 
@@ -35,7 +36,7 @@ void put_string(std::string* out, uint16_t tag, const std::string& s) {
 bool send_all(const std::string& buf) {
   size_t off = 0;
   while (off < buf.size()) {
-    ssize_t n = send(kPlanFd, buf.data() + off, buf.size() - off, MSG_NOSIGNAL);
+    ssize_t n = send(g_report_fd, buf.data() + off, buf.size() - off, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       return false;
@@ -125,7 +126,7 @@ bool send_pid(pid_t pid, int pidfd) {
     memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
   }
   ssize_t n;
-  do n = sendmsg(kPlanFd, &mh, MSG_NOSIGNAL);
+  do n = sendmsg(g_report_fd, &mh, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   if (n < 0) return fail(errno, "sendmsg", "", "send pid to runtime");
   // The fd travelled with the first byte; any tail goes as plain data.
@@ -138,6 +139,13 @@ bool send_ready() {
   std::string buf;
   put_record(&buf, proto::MSG_READY, nullptr, 0);
   if (!send_all(buf)) return fail(errno, "send", "", "send ready to runtime");
+  return true;
+}
+
+bool send_warning(const std::string& text) {
+  std::string buf;
+  put_string(&buf, proto::MSG_WARNING, text);
+  if (!send_all(buf)) return fail(errno, "send", "", "send warning to runtime");
   return true;
 }
 

@@ -9,6 +9,9 @@
 namespace ocirun::init {
 
 constexpr int kPlanFd = 3;
+// Where MSG_* records go: kPlanFd, unless exec mode moved the socket above the
+// container's extra fds (exec_user keeps it open until execve).
+extern int g_report_fd;
 extern bool g_debug;
 
 struct Failure {
@@ -30,6 +33,8 @@ const Failure& last_failure();
 
 bool send_pid(pid_t pid, int pidfd);
 bool send_ready();
+// MSG_WARNING: shown to the user by the runtime; only before MSG_READY.
+bool send_warning(const std::string& text);
 void debug(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // Full write, retrying EINTR and short writes.

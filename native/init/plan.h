@@ -28,6 +28,9 @@ struct Mount {
   bool mkdir_only = false;
   bool has_symlink = false;
   std::string symlink;
+  // M_IDMAP .. M_COPYUP (plan_ext.cc)
+  bool idmap = false, ridmap = false, copyup = false;
+  std::vector<IdMap> uid_maps, gid_maps;  // empty: the container's mappings
 };
 
 struct Device {
@@ -44,6 +47,28 @@ struct Caps { uint64_t bounding = 0, effective = 0, inheritable = 0, permitted =
 struct TimeOffset { uint32_t clock; uint32_t nanos; int64_t secs; };
 struct Sysctl { std::string key, value; };
 
+// linux.seccomp as data; native/init/seccomp.cc builds the BPF program from it.
+struct SeccompArg { uint32_t index, op; uint64_t value, value_two; };
+struct SeccompRule {
+  std::vector<std::string> names;
+  uint32_t action = 0;
+  std::vector<SeccompArg> args;
+};
+struct Seccomp {
+  uint32_t default_action = 0;
+  std::vector<std::string> arches;
+  uint32_t flags = 0;
+  std::vector<SeccompRule> rules;
+  std::string listener_path;               // empty: no listener
+  std::vector<std::string> listener_state; // JSON pieces joined by the init's host pid
+  std::string cache_dir, cache_key;        // empty: compile every time
+};
+struct Scheduler {
+  uint32_t policy = 0, priority = 0;
+  int32_t nice = 0;
+  uint64_t flags = 0, runtime = 0, deadline = 0, period = 0;
+};
+
 struct Process {
   std::vector<std::string> args, env;
   std::string cwd;
@@ -57,6 +82,25 @@ struct Process {
   Caps caps;
   bool has_oom = false;
   int64_t oom_score_adj = 0;
+  // P_SECCOMP .. P_PERSONALITY (decoded in plan_process_attrs.cc)
+  bool has_seccomp = false;
+  Seccomp seccomp;
+  std::string apparmor_profile;  // empty: leave the LSM context alone
+  bool has_scheduler = false;
+  Scheduler scheduler;
+  bool has_ioprio = false;
+  uint32_t ioprio = 0;
+  std::vector<uint64_t> affinity_initial, affinity_final;  // CPU masks; empty: untouched
+  bool has_personality = false;
+  uint32_t personality = 0;
+};
+
+// A hook the init runs itself (createContainer, startContainer).
+struct Hook {
+  uint32_t kind = 0;  // proto::HookKind
+  std::string path;
+  std::vector<std::string> args, env;
+  uint32_t timeout = 0;  // seconds; 0: no limit
 };
 
 struct Plan {
@@ -78,6 +122,18 @@ struct Plan {
   std::vector<TimeOffset> time_offsets;
   std::vector<Sysctl> sysctls;
   bool debug = false;
+  bool timing = false;  // PLAN_TIMING
+  // PLAN_HOOKS_PAUSE .. PLAN_HOOK_STATE_START (plan_ext.cc)
+  bool hooks_pause = false;
+  std::vector<Hook> hooks;
+  std::vector<std::string> hook_state_create, hook_state_start;  // JSON around the pid
+  // PLAN_CONSOLE_*: process.terminal. The socket is one of the inherited fds.
+  int console_fd = -1;
+  uint32_t console_rows = 0, console_cols = 0;
+  // PLAN_EXEC_*: exec mode (native/init/exec_mode.cc) when exec_target >= 0.
+  int exec_target = -1;  // inherited pidfd of the container's init
+  std::vector<std::string> exec_cgroups;
+  bool exec_mode() const { return exec_target >= 0; }
 
   // CLONE_NEW* bits of the namespaces to create (those without a path).
   uint64_t new_namespaces() const;
@@ -88,5 +144,18 @@ struct Plan {
 bool read_plan(int fd, std::vector<uint8_t>* out);
 // Decodes and validates the whole stream; unknown tags are errors.
 bool decode_plan(const std::vector<uint8_t>& bytes, Plan* out);
+// Process records in 120-169 (plan_process_attrs.cc); false after recording a failure.
+bool is_process_attr_tag(uint16_t tag);
+bool decode_process_attr(uint16_t tag, const uint8_t* payload, uint32_t length, Process* p);
+// Terminal and exec records, tags 200-239 (plan_exec.cc); false after recording a failure.
+bool decode_terminal_exec(uint16_t tag, const uint8_t* payload, uint32_t length, Plan* plan);
+bool validate_exec_plan(const Plan& plan);
+// Hook records (170-178) and mount extensions (25-29), in plan_ext.cc; false
+// after recording a failure. validate_plan_ext checks them against the rest.
+bool is_plan_ext_tag(uint16_t tag);
+bool decode_plan_ext(uint16_t tag, const uint8_t* payload, uint32_t length, Plan* p);
+bool is_mount_ext_tag(uint16_t tag);
+bool decode_mount_ext(uint16_t tag, const uint8_t* payload, uint32_t length, Mount* m);
+bool validate_plan_ext(const Plan& p);
 
 }  // namespace ocirun::init

@@ -39,11 +39,62 @@ bool apply_oom_score_adj(const Process& p);
 bool apply_rlimits(const Process& p);
 bool apply_credentials(const Process& p);  // after start: failures go to stderr
 
+// process_attrs.cc: initial affinity first thing in stage 0, the rest at
+// create time after the rlimits, final affinity right before execve.
+bool apply_initial_affinity(const Process& p);
+bool apply_process_attrs(const Process& p);  // personality, scheduler, I/O priority
+bool apply_final_affinity(const Process& p);
+
+// apparmor.cc: after start, before seccomp.
+bool apply_apparmor(const Process& p);
+
+// seccomp.cc: connect and compile in stage 0 (host paths and credentials),
+// note the pid in the init before pivot_root, load after start as the last
+// step before exec_user.
+bool connect_seccomp_listener(const Process& p);
+// The filter cache (SC_CACHE_DIR) is a host path: call this before joining
+// any namespace, or plan without a cache.
+bool prepare_seccomp(const Process& p);
+// The pid the listener is told: `pid` when known, else /proc/self, which must
+// still be the runtime's procfs.
+bool note_seccomp_pid(const Process& p, pid_t pid = 0);
+// `extra`: the fds passed to the user program (inherited_extra_fds), kept open.
+bool load_seccomp(const Process& p, const std::vector<int>& extra = {});
+
+// hooks.cc: create_hooks after mounts and devices, before pivot_root (pauses
+// for the runtime's hooks first when the plan says so); start_hooks from
+// wait_for_start, answering `start` on the fifo ("0" or "E<message>").
+bool create_hooks(const Plan& plan);
+bool start_hooks(const Plan& plan, int fifo);
+
+// idmap.cc: stage 0, before joining anything, clones and id-maps the sources
+// of idmap mounts; the init's one_mount attaches each clone on its target.
+bool prepare_idmap_mounts(const Plan& plan);
+bool attach_idmap_mount(const Mount& m, int target);
+
+// copyup.cc: tmpcopyup, copying what a directory held into the tmpfs now on it.
+bool copy_up(int from_dir, int to_dir, const std::string& dest);
+
 // exec.cc
 std::vector<int> inherited_extra_fds();  // call first thing in main()
 bool enter_cwd(const Process& p);
 bool find_executable(const Process& p, std::string* path);
-bool wait_for_start(int statedirfd);
-[[noreturn]] void exec_user(const Process& p, const std::string& path, const std::vector<int>& extra);
+bool wait_for_start(int statedirfd, const Plan& plan);
+// Removes fd from the inherited extras (it is the helper's, not the container's).
+bool take_inherited_fd(std::vector<int>* extra, int fd);
+// report_fd >= 0 (above every extra): failures go there as MSG_ERROR, and it
+// stays open, close-on-exec, so the runtime sees EOF exactly when execve succeeded.
+[[noreturn]] void exec_user(const Process& p, const std::string& path, const std::vector<int>& extra,
+                            int report_fd = -1);
+
+// console.cc: the terminal, after pivot_root (create) or in the joined mount
+// namespace (exec), by a session leader so the slave can become its
+// controlling terminal; /dev/console is bound to it only for create.
+bool setup_console(const Plan& plan, bool bind_dev_console);
+// Right before apply_credentials: runc's fixStdioPermissions.
+bool fix_stdio_ownership(const Process& p);
+
+// exec_mode.cc: `ocirun exec` (a plan with PLAN_EXEC_TARGET). Never returns.
+[[noreturn]] void exec_main(const Plan& plan, std::vector<int> extra);
 
 }  // namespace ocirun::init

@@ -3,6 +3,7 @@
 import type { LinuxCapabilities, Process } from '../oci/types.js';
 import { CAPABILITIES, RLIMITS } from '../oci/tables.js';
 import type { CapabilityPlan, ProcessPlan } from '../native/plan.js';
+import { planProcessAttrs, type ProcessRole } from './attrs.js';
 
 function capMask(names: readonly string[] | undefined): bigint {
   let mask = 0n;
@@ -31,7 +32,8 @@ function rlimitValue(n: number): bigint {
   return n >= 2 ** 63 || n < 0 ? RLIM_INFINITY : BigInt(n);
 }
 
-export function planProcess(p: Process): ProcessPlan {
+/** Seccomp and personality are container-wide (linux.*); the caller adds them. */
+export function planProcess(p: Process, role: ProcessRole = 'init'): ProcessPlan {
   return {
     args: p.args ?? [],
     env: p.env ?? [],
@@ -48,5 +50,6 @@ export function planProcess(p: Process): ProcessPlan {
     })),
     capabilities: p.capabilities ? planCapabilities(p.capabilities) : undefined,
     oomScoreAdj: p.oomScoreAdj,
+    ...planProcessAttrs(p, role),
   };
 }

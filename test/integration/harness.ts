@@ -151,9 +151,22 @@ export class Harness {
     return existsSync(this.root) ? readdirSync(this.root) : [];
   }
 
-  /** New container processes since the harness was created (by pid and start time). */
+  /**
+   * New container processes since the harness was created (by pid and start
+   * time), and init helpers of this harness at any stage: before pivot_root a
+   * helper's root is the host's, but it holds its state directory open.
+   */
   leakedProcesses(): string[] {
-    return [...containerProcesses(this.work)].filter((p) => !this.baseline.procs.has(p));
+    const helpers = initHelperProcesses().filter((pid) => {
+      try {
+        return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+          try { return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(`${this.root}/`); } catch { return false; }
+        });
+      } catch {
+        return false;
+      }
+    }).map((pid) => `helper:${pid}`);
+    return [...[...containerProcesses(this.work)].filter((p) => !this.baseline.procs.has(p)), ...helpers];
   }
 
   /** Everything a test may have left: force-deletes, then reports what survived. */

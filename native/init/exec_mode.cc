@@ -1,0 +1,181 @@
+// Exec mode (`ocirun exec`): one more process in an existing container.
+//
+// Stage 0 runs in the runtime's namespaces: it moves itself into the init's
+// cgroups, joins the init's namespaces through /proc/<pid>/ns (ns.cc's order),
+// checks that the init is still the process the runtime named, and clones the
+// child with CLONE_PARENT, so the child is inside the pid namespace and is the
+// runtime's to wait for. The child sets the process up the way the init sets
+// up its own, reports ready, waits for the commit byte, and keeps the socket
+// open (close-on-exec) until execve: EOF tells the runtime the program
+// started, a MSG_ERROR that it did not.
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "init/fd.h"
+#include "init/msg.h"
+#include "init/pathres.h"
+#include "init/plan.h"
+#include "init/steps.h"
+
+namespace ocirun::init {
+
+namespace {
+
+void check(bool ok) {
+  if (!ok) die_report();
+}
+
+// As for the init: until execve the child holds the runtime's socket and must
+// not outlive it; the pidfd check covers the moment before PDEATHSIG was set.
+void arm_parent_death(int parent_pidfd) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(1);
+  pollfd p{parent_pidfd, POLLIN, 0};
+  if (poll(&p, 1, 0) != 0) _exit(1);
+}
+
+bool join_cgroups(const Plan& plan) {
+  // Before any namespace: these are host paths, written with host rights.
+  const std::string self = std::to_string(getpid());
+  for (const auto& path : plan.exec_cgroups) {
+    Fd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (fd.get() < 0) return fail(errno, "open", path, "join the container's cgroup via");
+    if (!write_all(fd.get(), self.data(), self.size())) return fail(errno, "write", path, "join the container's cgroup via");
+  }
+  return true;
+}
+
+// The ns files were opened by path; if the init is still alive now, the pid
+// could not have been reused in between, so they were its namespaces.
+bool target_alive(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  int r;
+  do r = poll(&p, 1, 0);
+  while (r < 0 && errno == EINTR);
+  if (r != 0) return fail_msg(ESRCH, "setns", "", "cannot exec in a stopped container");
+  return true;
+}
+
+// Like runc, exec never creates the working directory. Resolved inside the
+// container's root and entered by fd, so neither a symlink nor a magic link
+// (/proc/self/fd/N of one of our fds) can lead out of it.
+bool open_cwd(const Process& p, int* out) {
+  Fd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (root.get() < 0) return fail(errno, "open", "/", "open root");
+  int fd = open_in_root(root.get(), p.cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return fail_msg(errno, "chdir", p.cwd, "chdir to cwd (\"" + p.cwd + "\") set in config.json failed");
+  *out = fd;
+  return true;
+}
+
+[[noreturn]] void child(const Plan& plan, int sync, int parent_pidfd, const std::vector<int>& extra) {
+  arm_parent_death(parent_pidfd);
+  // Processes already in the container must not ptrace us or reach our host
+  // fds through /proc/<pid>/fd before execve (CVE-2016-9962).
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  char go = 0;
+  ssize_t n;
+  do n = read(sync, &go, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1 || go != 'g') _exit(1);
+  close(sync);
+  // A session of its own, as runc gives every container process: job control
+  // signals of the runtime's terminal are not the container's, and a terminal
+  // can become its controlling one.
+  if (setsid() < 0) check(fail(errno, "setsid", "", "start a session"));
+  if (plan.has_namespace(CLONE_NEWUSER)) {
+    check(become_userns_root());
+    arm_parent_death(parent_pidfd);  // the credential change cleared it
+  }
+  close(parent_pidfd);
+
+  const Process& proc = plan.process;
+  check(prepare_seccomp(proc));
+  if (plan.console_fd >= 0) check(setup_console(plan, false));
+  check(apply_rlimits(proc));
+  check(apply_process_attrs(proc));
+  int cwd = -1;
+  check(open_cwd(proc, &cwd));
+  // Root may be refused where the user is not (root squashed by a user
+  // namespace): then again after the credentials, as runc does.
+  bool entered = fchdir(cwd) == 0;
+  if (!entered && errno != EACCES) check(fail_msg(errno, "chdir", proc.cwd, "chdir to cwd (\"" + proc.cwd + "\") set in config.json failed"));
+  std::string exe;
+  check(find_executable(proc, &exe));
+
+  check(send_ready());
+  char commit = 0;
+  do n = read(kPlanFd, &commit, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1 || commit != 'c') _exit(1);
+  // From here on the process is the runtime's child doing its own thing
+  // (`exec -d` returns at once): it must survive the runtime.
+  prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+
+  check(fix_stdio_ownership(proc));
+  check(apply_apparmor(proc));
+  check(apply_final_affinity(proc));
+  if (!proc.no_new_privs) check(load_seccomp(proc));
+  check(apply_credentials(proc));
+  if (!entered && fchdir(cwd) < 0)
+    check(fail_msg(errno, "chdir", proc.cwd, "chdir to cwd (\"" + proc.cwd + "\") set in config.json failed"));
+  if (proc.no_new_privs) check(load_seccomp(proc));
+
+  // The socket moves above every extra fd, which are about to take 3, 4, ...
+  int top = 3 + static_cast<int>(extra.size());
+  for (int fd : extra) top = std::max(top, fd + 1);
+  int report = fcntl(kPlanFd, F_DUPFD_CLOEXEC, top);
+  if (report < 0) check(fail(errno, "fcntl", "", "move the runtime's socket"));
+  g_report_fd = report;
+  exec_user(proc, exe, extra, report);
+}
+
+}  // namespace
+
+void exec_main(const Plan& plan, std::vector<int> extra) {
+  if (!take_inherited_fd(&extra, plan.exec_target))
+    check(fail_msg(EBADF, "fcntl", "", "plan: exec target is not an inherited descriptor"));
+  check(apply_initial_affinity(plan.process));
+  check(connect_seccomp_listener(plan.process));
+  pid_t parent = getppid();
+  int parent_pidfd = static_cast<int>(syscall(SYS_pidfd_open, parent, 0));
+  if (parent_pidfd < 0) check(fail(errno, "pidfd_open", "", "watch runtime process"));
+  if (getppid() != parent) check(fail(ESRCH, "getppid", "", "runtime exited during setup"));
+  check(apply_oom_score_adj(plan.process));
+
+  check(join_cgroups(plan));
+  check(join_namespaces(plan));
+  check(target_alive(plan.exec_target));
+  close(plan.exec_target);
+
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    check(fail(errno, "socketpair", "", "create sync channel"));
+  int pidfd = -1;
+  pid_t pid = clone_init(plan, &pidfd);
+  if (pid < 0) die_report();
+  if (pid == 0) {
+    close(sv[0]);
+    child(plan, sv[1], parent_pidfd, extra);
+  }
+  close(sv[1]);
+  debug("exec process is pid %d", pid);
+  // The pid first, so the runtime can reap a child we fail to release.
+  bool ok = send_pid(pid, pidfd);
+  if (ok && send(sv[0], "g", 1, MSG_NOSIGNAL) != 1) ok = fail(errno, "send", "", "release the exec'd process");
+  if (!ok) {
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    die_report();
+  }
+  _exit(0);
+}
+
+}  // namespace ocirun::init
