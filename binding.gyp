@@ -12,7 +12,10 @@
         "native/addon/spawn.cc",
         "native/addon/exitwatch.cc",
         "native/addon/pidfd.cc",
-        "native/addon/fsops.cc"
+        "native/addon/fsops.cc",
+        "native/addon/terminal.cc",
+        "native/addon/execwait.cc",
+        "native/addon/hookgate.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
@@ -36,12 +39,27 @@
         "native/init/pivot.cc",
         "native/init/harden.cc",
         "native/init/creds.cc",
-        "native/init/exec.cc"
+        "native/init/exec.cc",
+        "native/init/hooks.cc",
+        "native/init/idmap.cc",
+        "native/init/copyup.cc",
+        "native/init/plan_ext.cc",
+        "native/init/console.cc",
+        "native/init/exec_mode.cc",
+        "native/init/plan_exec.cc",
+        "native/init/plan_process_attrs.cc",
+        "native/init/process_attrs.cc",
+        "native/init/apparmor.cc",
+        "native/init/seccomp.cc",
+        "native/init/seccomp_cache.cc",
+        "native/init/timing.cc"
       ],
       "include_dirs": ["native"],
       "defines": ["_GNU_SOURCE"],
       "cflags_cc": ["-std=c++20", "-Os", "-fno-exceptions", "-fno-rtti", "-fstack-protector-strong", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "ldflags": ["-static", "-Wl,--gc-sections"]
+      "ldflags": ["-static", "-Wl,--gc-sections"],
+      # libseccomp.a (Debian libseccomp-dev): compiles the seccomp profile to BPF.
+      "libraries": ["-lseccomp"]
     }
   ]
 }

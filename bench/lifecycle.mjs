@@ -7,9 +7,13 @@
 //    runc alternately, N times each (default 30), plus bare `node -e 0` as the
 //    floor any Node CLI pays. Prints median/p90, the median ratio ocirun/runc
 //    and how far ocirun is above `node -e 0`.
-// 2. Memory: VmRSS of the init waiting on exec.fifo after `create` of
+// 2. `state` of a created container, ocirun and runc alternately, N times
+//    each, with the same floor. ocirun's state takes the CLI's fast path
+//    (no commander; src/cli/fast.ts).
+// 3. Memory: VmRSS of the init waiting on exec.fifo after `create` of
 //    `sleep 100`, for both runtimes.
-// Each runtime gets its own --root in a temp dir; everything is deleted in
+// Each runtime gets its own --root (on tmpfs, as /run is on a real host: see
+// stateParent in bench/common.mjs); everything is deleted in
 // `finally` (also on Ctrl-C). --config FILE uses that config.json as the base
 // instead of ocirun's default spec (process.args and terminal are overridden).
 import { spawn } from 'node:child_process';
@@ -19,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildDefaultBundle } from '../rootfs-tools/default-bundle.mjs';
+import { stateParent } from './common.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OCIRUN = join(repo, 'bin', 'ocirun');
@@ -152,6 +157,7 @@ async function main() {
   let failed = false;
   const created = []; // { rt, root, id } still to delete
   const tmp = await mkdtemp(join(tmpdir(), 'ocirun-bench-'));
+  const stateDir = await mkdtemp(join(stateParent(), 'ocirun-bench-state-'));
   try {
     const bundle = join(tmp, 'bundle');
     const spec = opts.config ? JSON.parse(await readFile(opts.config, 'utf8')) : undefined;
@@ -164,7 +170,7 @@ async function main() {
     });
     const configPath = join(bundle, 'config.json');
     const log = join(tmp, 'out.log');
-    for (const rt of runtimes) rt.root = join(tmp, rt.name);
+    for (const rt of runtimes) rt.root = join(stateDir, rt.name);
 
     // --- 1. run /bin/true ------------------------------------------------------
     console.log(`lifecycle: "run" of /bin/true in the default busybox bundle, ${opts.runs} runs each (after 1 warm-up)`);
@@ -206,7 +212,54 @@ async function main() {
       console.log(`  median ratio ocirun/runc: ${(percentile(o.samples, 50) / percentile(c.samples, 50)).toFixed(2)}x`);
     }
 
-    // --- 2. memory of the waiting init -----------------------------------------
+    // --- 2. state of a created container ----------------------------------------
+    checkInterrupted();
+    console.log(`state: "state" of a created container, ${opts.runs} runs each`);
+    const stateNode = { name: 'node -e 0', samples: [] };
+    const stateRows = [];
+    for (const rt of runtimes) {
+      if (rt.error) continue;
+      const id = `state-${process.pid}`;
+      created.push({ rt, id });
+      const res = await exec(rt.cmd, ['--root', rt.root, 'create', '--bundle', bundle, id], log);
+      if (res.code !== 0) {
+        console.log(`  ${rt.name} create failed (${describeFailure(res)})`);
+        failed = true;
+        created.pop();
+        continue;
+      }
+      stateRows.push({ rt, id, name: rt.name, samples: [] });
+    }
+    for (let i = -1; i < opts.runs; i++) {
+      checkInterrupted();
+      const r = await exec(process.execPath, ['-e', '0'], log);
+      if (i >= 0) stateNode.samples.push(r.ms);
+      for (const row of stateRows) {
+        const res = await exec(row.rt.cmd, ['--root', row.rt.root, 'state', row.id], log);
+        if (res.code !== 0 || !res.output.includes('"created"')) {
+          console.log(`  ${row.name} state failed (${describeFailure(res)})`);
+          failed = true;
+        } else if (i >= 0) row.samples.push(res.ms);
+      }
+    }
+    for (const row of [stateNode, ...stateRows.filter((r) => r.samples.length > 0)]) {
+      const med = percentile(row.samples, 50);
+      let line = `  ${row.name.padEnd(10)} median ${fmtMs(med)}   p90 ${fmtMs(percentile(row.samples, 90))}`;
+      if (row.name === 'ocirun') {
+        const over = med - percentile(stateNode.samples, 50);
+        line += `   (${over >= 0 ? '+' : ''}${over.toFixed(1)} ms vs bare node -e 0)`;
+      }
+      console.log(line);
+    }
+    const so = stateRows.find((r) => r.name === 'ocirun' && r.samples.length > 0);
+    const sc = stateRows.find((r) => r.name === 'runc' && r.samples.length > 0);
+    if (so && sc) console.log(`  median ratio ocirun/runc: ${(percentile(so.samples, 50) / percentile(sc.samples, 50)).toFixed(2)}x`);
+    for (const row of stateRows) {
+      const del = await exec(row.rt.cmd, ['--root', row.rt.root, 'delete', '--force', row.id], log);
+      if (del.code === 0) created.splice(created.findIndex((c) => c.rt === row.rt && c.id === row.id), 1);
+    }
+
+    // --- 3. memory of the waiting init -----------------------------------------
     checkInterrupted();
     const config = JSON.parse(await readFile(configPath, 'utf8'));
     config.process.args = ['sleep', '100'];
@@ -250,6 +303,7 @@ async function main() {
       await exec(rt.cmd, ['--root', rt.root, 'delete', '--force', id], join(tmp, 'cleanup.log'));
     }
     await rm(tmp, { recursive: true, force: true });
+    await rm(stateDir, { recursive: true, force: true });
   }
   return failed ? 1 : 0;
 }

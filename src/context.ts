@@ -1,4 +1,5 @@
 // What every operation needs to know about the runtime it runs in.
+import { resolve } from 'node:path';
 import { Logger } from './log.js';
 import { StateStore } from './state/store.js';
 
@@ -9,14 +10,23 @@ export interface RuntimeContext {
   store: StateStore;
   logger: Logger;
   debug: boolean;
+  /**
+   * --cgroup-manager (crun's flag). "disabled": create no cgroups, the way
+   * podman's --cgroups=disabled expects. Absent means the default manager.
+   */
+  cgroupManager?: 'cgroupfs' | 'systemd' | 'disabled';
 }
 
-export function createContext(opts: { root?: string; logger?: Logger; debug?: boolean } = {}): RuntimeContext {
-  const root = opts.root ?? DEFAULT_ROOT;
+export function createContext(
+  opts: { root?: string; logger?: Logger; debug?: boolean; cgroupManager?: RuntimeContext['cgroupManager'] } = {},
+): RuntimeContext {
+  // Absolute, like runc's: the helper gets paths under it and refuses relative ones.
+  const root = resolve(opts.root ?? DEFAULT_ROOT);
   return {
     root,
     store: new StateStore(root),
     logger: opts.logger ?? new Logger({ debug: opts.debug }),
     debug: opts.debug ?? false,
+    ...(opts.cgroupManager ? { cgroupManager: opts.cgroupManager } : {}),
   };
 }

@@ -12,6 +12,7 @@ export type OciErrorCode =
   | 'ERR_NOT_RUNNING'
   | 'ERR_NOT_SUPPORTED'
   | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_HOOK_FAILED'
   | 'ERR_SYSTEM';
 
 export class OciError extends Error {

@@ -6,6 +6,7 @@ import {
   CAPABILITY_NAMES, IMPLEMENTED, MOUNT_OPTIONS, OCI_VERSION, OCI_VERSION_MIN,
 } from './oci/tables.js';
 import { VERSION } from './version.js';
+import { seccompFeatures } from './seccomp/features.js';
 
 export function features(): Features {
   const mountOptions = Object.keys(MOUNT_OPTIONS).filter(mountOptionImplemented);
@@ -19,7 +20,7 @@ export function features(): Features {
       namespaces: [...IMPLEMENTED.namespaces],
       capabilities: [...CAPABILITY_NAMES],
       cgroup: { ...IMPLEMENTED.cgroup },
-      seccomp: { enabled: IMPLEMENTED.seccomp },
+      seccomp: seccompFeatures(),
       apparmor: { enabled: IMPLEMENTED.apparmor },
       selinux: { enabled: IMPLEMENTED.selinux },
       intelRdt: { enabled: IMPLEMENTED.intelRdt },

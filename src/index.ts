@@ -1,5 +1,11 @@
-// The library layer the CLI is built on. The agent-facing Runtime class comes
-// on top of these functions; they already share the CLI's state directory.
+// The library layer the CLI is built on, and the agent-facing Runtime class on
+// top of it (docs/library.md); all of it shares the CLI's state directory.
+export { Runtime } from './runtime.js';
+export type {
+  RuntimeOptions, ExitStatus, CreatedContainer, WaitOptions, EventsOptions, ExitEvent, RuntimeEvent, Mark,
+  ExecOptions as RuntimeExecOptions,
+  CreateOptions as RuntimeCreateOptions, RunOptions as RuntimeRunOptions, DeleteOptions as RuntimeDeleteOptions,
+} from './api/types.js';
 export { createContext, DEFAULT_ROOT, type RuntimeContext } from './context.js';
 export { Logger, type LoggerOptions } from './log.js';
 export { createContainer, type CreateOptions, type Created } from './lifecycle/create.js';

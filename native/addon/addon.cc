@@ -9,6 +9,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterExitWatch(env, exports);
   RegisterPidfd(env, exports);
   RegisterFsOps(env, exports);
+  RegisterTerminal(env, exports);
+  RegisterExecWait(env, exports);
   return exports;
 }
 

@@ -17,5 +17,7 @@ void RegisterSpawn(Napi::Env env, Napi::Object exports);
 void RegisterExitWatch(Napi::Env env, Napi::Object exports);
 void RegisterPidfd(Napi::Env env, Napi::Object exports);
 void RegisterFsOps(Napi::Env env, Napi::Object exports);
+void RegisterTerminal(Napi::Env env, Napi::Object exports);   // terminal.cc
+void RegisterExecWait(Napi::Env env, Napi::Object exports);   // execwait.cc
 
 }  // namespace ocirun

@@ -13,10 +13,10 @@ namespace ocirun {
 
 struct HelperProcess {
   pid_t pid = -1;
-  UniqueFd pidfd;  // -1 when the kernel gave none (fork fallback without pidfd_open)
+  UniqueFd pidfd;  // -1 when the kernel gave none (neither CLONE_PIDFD nor pidfd_open)
 };
 
-// Clones (clone3 with CLONE_PIDFD; fork() where clone3 is unavailable) and
+// Clones vfork-style (CLONE_VM|CLONE_VFORK|CLONE_PIDFD, on a stack of its own) and
 // execs the sealed `memfd` as "ocirun-init" with an empty environment, after
 // making fds[i] the child's descriptor i, without CLOEXEC, and closing every
 // other descriptor. fds[3] must be the child's end of the socketpair: if the

@@ -40,7 +40,10 @@ class ExitWatcher {
  public:
   explicit ExitWatcher(Napi::Env env);
   ~ExitWatcher() { Stop(); }
-  void Watch(Napi::Env env, int pidfd, Napi::Function callback);
+  uint64_t Watch(Napi::Env env, int pidfd, Napi::Function callback);
+  // Drops a watch whose exit nobody wants any more (an aborted wait), so it
+  // stops keeping the event loop alive. False if it already fired.
+  bool Unwatch(Napi::Env env, uint64_t id);
 
  private:
   static void CallJs(Napi::Env env, Napi::Function, ExitWatcher* self, ExitEvent* ev);
@@ -89,7 +92,7 @@ ExitWatcher::ExitWatcher(Napi::Env env) {
   env.AddCleanupHook([this]() { Stop(); });
 }
 
-void ExitWatcher::Watch(Napi::Env env, int pidfd, Napi::Function callback) {
+uint64_t ExitWatcher::Watch(Napi::Env env, int pidfd, Napi::Function callback) {
   if (stopped_) ThrowErrno(env, ESHUTDOWN, "watchExit");  // environment is being torn down
   // Watch our own duplicate: the caller may close its pidfd whenever it likes,
   // and two watches of one process do not collide in the epoll set.
@@ -120,6 +123,27 @@ void ExitWatcher::Watch(Napi::Env env, int pidfd, Napi::Function callback) {
     ThrowErrno(env, err, "epoll_ctl");
   }
   fd.release();
+  return id;
+}
+
+bool ExitWatcher::Unwatch(Napi::Env env, uint64_t id) {
+  if (callbacks_.erase(id) == 0) return false;
+  if (callbacks_.empty()) tsfn_.Unref(env);
+  int fd = -1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = fds_.find(id);
+    if (it != fds_.end()) {
+      fd = it->second;
+      fds_.erase(it);
+    }
+  }
+  // Absent: the thread already took it and closes it; its event finds no callback.
+  if (fd >= 0) {
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    close(fd);
+  }
+  return true;
 }
 
 ExitEvent ExitWatcher::Collect(uint64_t id, int fd) {
@@ -214,14 +238,24 @@ Napi::Value WatchExit(const Napi::CallbackInfo& info) {
   if (!info[1].IsFunction()) ThrowTypeError(env, "The \"callback\" argument must be of type function");
   AddonState* state = env.GetInstanceData<AddonState>();
   if (state->watcher == nullptr) state->watcher = new ExitWatcher(env);
-  state->watcher->Watch(env, pidfd, info[1].As<Napi::Function>());
-  return env.Undefined();
+  uint64_t id = state->watcher->Watch(env, pidfd, info[1].As<Napi::Function>());
+  return Napi::Number::New(env, double(id));
+}
+
+Napi::Value UnwatchExit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) ThrowTypeError(env, "The \"id\" argument must be of type number");
+  double id = info[0].As<Napi::Number>().DoubleValue();
+  AddonState* state = env.GetInstanceData<AddonState>();
+  if (state->watcher == nullptr || !(id >= 1 && id == double(uint64_t(id)))) return Napi::Boolean::New(env, false);
+  return Napi::Boolean::New(env, state->watcher->Unwatch(env, uint64_t(id)));
 }
 
 }  // namespace
 
 void RegisterExitWatch(Napi::Env env, Napi::Object exports) {
   exports.Set("watchExit", Napi::Function::New(env, WatchExit, "watchExit"));
+  exports.Set("unwatchExit", Napi::Function::New(env, UnwatchExit, "unwatchExit"));
 }
 
 }  // namespace ocirun

@@ -117,6 +117,12 @@ MessageReader::ParseResult MessageReader::Parse(HelperMessage* msg, SysError* er
       if (!ParseError(p, h.length, &msg->error, err)) return kBad;
       break;
     case proto::MSG_READY: break;
+    case proto::MSG_HOOKS:
+      if (h.length != 0) {
+        *err = Protocol("MSG_HOOKS with a payload");
+        return kBad;
+      }
+      break;
     case proto::MSG_TIMING:
       if (h.length % 16 != 0) {
         *err = Protocol("MSG_TIMING is not a list of 16-byte entries");

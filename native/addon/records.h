@@ -5,6 +5,7 @@
 
 #include <deque>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "addon/errors.h"
@@ -23,6 +24,7 @@ struct HelperMessage {
   UniqueFd pidfd;      // MSG_PID, when a descriptor came with it
   std::string text;    // MSG_WARNING
   SysError error;      // MSG_ERROR
+  std::vector<std::pair<uint32_t, uint64_t>> marks;  // MSG_TIMING: phase, CLOCK_MONOTONIC ns
 };
 
 class MessageReader {

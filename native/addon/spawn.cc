@@ -15,6 +15,7 @@
 #include "addon/addon.h"
 #include "addon/child.h"
 #include "addon/errors.h"
+#include "addon/hookgate.h"
 #include "addon/memfd.h"
 #include "addon/records.h"
 #include "common/protocol.h"
@@ -37,6 +38,7 @@ struct SpawnRequest {
   std::vector<uint8_t> plan;
   std::vector<int> fds;  // stdio[0..2], then extraFds; the socket is inserted at 3
   bool timing = false;   // return phase timestamps (the plan asks the helper for its own)
+  std::shared_ptr<HookGate> hooks;  // opts.onHooks: answers MSG_HOOKS (hookgate.h)
 };
 
 struct SpawnOutcome {
@@ -192,6 +194,13 @@ bool RunSpawn(const SpawnRequest& req, SpawnOutcome* out, SysError* err) {
       Mark(req, out, timing::READY_RECEIVED);
     } else if (msg.tag == proto::MSG_TIMING) {
       out->marks.insert(out->marks.end(), msg.marks.begin(), msg.marks.end());
+    } else if (msg.tag == proto::MSG_HOOKS) {
+      if (!req.hooks || init.pid <= 0) {
+        failure = SysError::Plain("init helper protocol error: unexpected MSG_HOOKS");
+        failed = true;
+      } else if (!req.hooks->Notify(init.pid, sock.get(), &failure)) {
+        failed = true;
+      }
     }
   }
 
@@ -266,6 +275,7 @@ class SpawnWorker : public Napi::AsyncWorker {
     } catch (const std::exception& e) {  // bad_alloc: nothing else throws in there
       err_ = SysError::Plain(e.what());
     }
+    if (req_.hooks) req_.hooks->Release();
     if (!ok) SetError(err_.message);
   }
 
@@ -350,6 +360,8 @@ SpawnRequest ParseOptions(const Napi::CallbackInfo& info) {
     if (arr.Length() > 4096) ThrowTypeError(env, "Too many \"extraFds\"", "ERR_OUT_OF_RANGE");
     for (uint32_t i = 0; i < arr.Length(); i++) req.fds.push_back(FdFromArray(env, arr.Get(i), "extraFds"));
   }
+  // Last: once made, the gate holds the event loop until the worker releases it.
+  req.hooks = HookGate::FromOptions(env, opts);
   return req;
 }
 

@@ -124,6 +124,8 @@ enum PlanTag : uint16_t {
   P_AFFINITY_INITIAL = 133, // bytes: CPU mask (n*8 bytes, bit i = cpu i), set first thing in stage 0
   P_AFFINITY_FINAL = 134,   // bytes: CPU mask, set right before execve
   P_PERSONALITY = 135,    // u32: personality(2) persona
+  SC_CACHE_DIR = 136,     // string, in P_SECCOMP: host directory of compiled filters (stage 0 keeps it)
+  SC_CACHE_KEY = 137,     // string, in P_SECCOMP: the planner's name for this profile's entry
 
   PLAN_TIME_OFFSET = 80,  // u32 clock id (CLOCK_MONOTONIC / CLOCK_BOOTTIME), u32 nanoseconds, i64 seconds
   PLAN_SYSCTL = 81,       // nested: SYSCTL_KEY string, SYSCTL_VALUE string (written to /proc/sys after mounts)

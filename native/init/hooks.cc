@@ -76,10 +76,17 @@ const char* kind_name(uint32_t kind) {
 }
 
 // "<kind> hook #<i> (<path>): <what>[: <output>]", the format the runtime's own hooks use.
-bool hook_failed(const Hook& h, size_t index, const std::string& what, std::string output) {
-  while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
+// The output goes in on one line, whitespace runs squeezed: the CLI prints one-line errors.
+bool hook_failed(const Hook& h, size_t index, const std::string& what, const std::string& output) {
+  std::string flat;
+  for (char c : output) {
+    bool space = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+    if (!space) flat += c;
+    else if (!flat.empty() && flat.back() != ' ') flat += ' ';
+  }
+  if (!flat.empty() && flat.back() == ' ') flat.pop_back();
   std::string m = std::string(kind_name(h.kind)) + " hook #" + std::to_string(index) + " (" + h.path + "): " + what;
-  if (!output.empty()) m += ": " + output;
+  if (!flat.empty()) m += ": " + flat;
   return fail_msg(0, "", "", std::move(m));
 }
 
@@ -158,7 +165,11 @@ bool run_hook(const Hook& h, size_t index, const std::string& state) {
   if (timed_out) return hook_failed(h, index, "timed out after " + std::to_string(h.timeout) + "s", output);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
   if (WIFEXITED(status)) return hook_failed(h, index, "exit status " + std::to_string(WEXITSTATUS(status)), output);
-  if (WIFSIGNALED(status)) return hook_failed(h, index, "killed by signal " + std::to_string(WTERMSIG(status)), output);
+  if (WIFSIGNALED(status)) {
+    const char* name = sigabbrev_np(WTERMSIG(status));
+    std::string sig = name ? std::string("SIG") + name : std::to_string(WTERMSIG(status));
+    return hook_failed(h, index, "killed by signal " + sig, output);
+  }
   return hook_failed(h, index, "failed", output);
 }
 

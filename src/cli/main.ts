@@ -5,6 +5,7 @@ import { writeSync } from 'node:fs';
 import { createContext, DEFAULT_ROOT, type RuntimeContext } from '../context.js';
 import { Logger, type LogFormat } from '../log.js';
 import { registerCommands } from './commands.js';
+import { failureExitCode, reportError } from './report.js';
 import { VERSION } from '../version.js';
 
 interface GlobalOptions {
@@ -12,6 +13,7 @@ interface GlobalOptions {
   log?: string;
   logFormat: LogFormat;
   debug: boolean;
+  cgroupManager?: 'cgroupfs' | 'systemd' | 'disabled';
 }
 
 export class ExitCode {
@@ -27,7 +29,11 @@ function buildProgram(): { program: Command; context: () => RuntimeContext; logg
     .option('--log <file>', 'write logs to this file (default: stderr)')
     .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'))
     .option('--debug', 'enable debug logging', false)
+    // crun's flag; podman passes "disabled" for containers run with --cgroups=disabled.
+    .addOption(new Option('--cgroup-manager <manager>', 'cgroup manager (crun compatible)').choices(['cgroupfs', 'systemd', 'disabled']))
     .showSuggestionAfterError(false)
+    // Global flags before the command, as runc takes them; exec passes the rest to its command.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (s) => writeSync(1, s),
@@ -46,7 +52,7 @@ function buildProgram(): { program: Command; context: () => RuntimeContext; logg
   const context = (): RuntimeContext => {
     if (!ctx) {
       const g = program.opts<GlobalOptions>();
-      ctx = createContext({ root: g.root, logger: logger(), debug: g.debug });
+      ctx = createContext({ root: g.root, logger: logger(), debug: g.debug, cgroupManager: g.cgroupManager });
     }
     return ctx;
   };
@@ -66,15 +72,7 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 || err.code === 'commander.version' || err.code === 'commander.helpDisplayed' ? 0 : 1;
     }
     reportError(err, logger());
-    return 1;
+    // exec reports a process that never started with 255, as runc and crun do.
+    return failureExitCode(err);
   }
-}
-
-function reportError(err: unknown, logger: Logger): void {
-  const e = err as { message?: string; stack?: string };
-  const message = (e?.message ?? String(err)).split('\n')[0];
-  if (logger.debugEnabled && e?.stack) logger.debug(e.stack);
-  // The log gets it for engines that read --log; the terminal always gets one line.
-  logger.errorToFileOnly(message);
-  writeSync(2, `ocirun: ${message}\n`);
 }

@@ -6,6 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { NamespaceType, Spec } from '../oci/types.js';
 import { NAMESPACE_PROC_NAMES, sysctlNamespace } from '../oci/tables.js';
 import { isBindMount } from './mount-options.js';
+import { checkProcessHost } from '../process/host-checks.js';
 import { type Report, index, mapKey } from './report.js';
 
 type Kind = 'dir' | 'file' | 'other' | 'missing';
@@ -83,5 +84,6 @@ export async function checkHost(spec: Spec, bundle: string, r: Report): Promise<
       }
     }
   }
+  checkProcessHost(spec, r);
   return rootfs;
 }

@@ -24,6 +24,8 @@ export interface LoadedBundle {
 export interface LoadOptions {
   /** Default true: create and run need a process. */
   requireProcess?: boolean;
+  /** The config document to use instead of reading <bundle>/config.json (library callers). */
+  config?: unknown;
 }
 
 const fail = (message: string, cause?: unknown): never => {
@@ -41,13 +43,22 @@ export async function loadBundle(bundleDir: string, opts: LoadOptions = {}): Pro
     bundle = fail(`bundle ${abs}: ${describe(err)}`, err);
   }
 
-  const file = join(bundle, 'config.json');
-  const text = await readConfig(file);
   let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    fail(`${file}: invalid JSON ${jsonWhere(text, err)}`, err);
+  if (opts.config !== undefined) {
+    // A copy as JSON: what is validated is exactly what state.json will record.
+    try {
+      value = JSON.parse(JSON.stringify(opts.config));
+    } catch (err) {
+      fail(`config: not representable as JSON (${describe(err)})`, err);
+    }
+  } else {
+    const file = join(bundle, 'config.json');
+    const text = await readConfig(file);
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      fail(`${file}: invalid JSON ${jsonWhere(text, err)}`, err);
+    }
   }
 
   const { spec, report } = validateInto(value, { requireProcess: opts.requireProcess ?? true });

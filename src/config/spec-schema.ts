@@ -193,7 +193,8 @@ const linux = obj({
     type: str(enumOf(['c', 'b', 'u', 'p'], 'device type')),
     major: i64,
     minor: i64,
-    fileMode: int(0, 0o7777),
+    // Generated configs (podman's) may include the file type bits; the planner keeps 07777.
+    fileMode: u32,
     uid: u32,
     gid: u32,
   }, ['path', 'type'])),

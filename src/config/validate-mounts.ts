@@ -3,6 +3,7 @@
 import type { Spec } from '../oci/types.js';
 import { IMPLEMENTED } from '../oci/implemented.js';
 import { isBindMount, mountOptionImplemented } from './mount-options.js';
+import { validateMountExtensions } from './validate-mount-ext.js';
 import { type Report, index } from './report.js';
 import { isObject } from './schema.js';
 
@@ -16,6 +17,7 @@ export function validateMounts(spec: Spec, r: Report): void {
     (m.options ?? []).forEach((o, j) => {
       if (!mountOptionImplemented(o)) r.notSupported(`${at}.options[${j}]`, `mount option ${JSON.stringify(o)} not supported yet`);
     });
+    if (r.ok(`${at}.uidMappings`, `${at}.gidMappings`)) validateMountExtensions(spec, m, at, r);
     if (isBindMount(m)) {
       if (m.source === undefined || m.source === '') r.error(`${at}.source`, 'is required for a bind mount');
       return;

@@ -7,8 +7,11 @@ import { Report } from './report.js';
 import { isObject, walk } from './schema.js';
 import { SPEC_SCHEMA } from './spec-schema.js';
 import { validateLinux } from './validate-linux.js';
+import { validateDevices } from './validate-devices.js';
 import { validateMounts } from './validate-mounts.js';
 import { validateProcess } from './validate-process.js';
+import { validateProcessAttrs } from '../process/validate-attrs.js';
+import { validateSeccomp } from '../seccomp/validate.js';
 
 export interface ValidateOptions {
   /** `create` and `run` need a process to start; the spec itself makes it optional. */
@@ -43,6 +46,9 @@ export function validateInto(value: unknown, opts: ValidateOptions = {}): { spec
   validateProcess(spec, r);
   validateMounts(spec, r);
   validateLinux(spec, r);
+  validateDevices(spec, r);
+  validateSeccomp(spec, r);
+  validateProcessAttrs(spec, r);
   return { spec, report: r };
 }
 

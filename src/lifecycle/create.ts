@@ -17,8 +17,13 @@ import { OCI_VERSION } from '../oci/tables.js';
 import { crashPoint } from '../faults.js';
 import { PhaseTimer, type Mark } from '../native/timing.js';
 import type { Spec } from '../oci/types.js';
+import { planInitHooks, runPoststop, RuntimeHookGate } from '../hooks/lifecycle.js';
+import { ProcessIo, sendPidfd, type ProcessIoOptions } from '../io/process-io.js';
 
-export interface CreateOptions {
+/** Terminal, --console-socket, --preserve-fds, LISTEN_FDS: see src/io/process-io.ts. */
+export interface CreateOptions extends ProcessIoOptions {
+  /** --pidfd-socket: a pidfd of the init is sent there (runc's form). */
+  pidfdSocket?: string;
   bundle: string;
   pidFile?: string;
   noPivot?: boolean;
@@ -36,6 +41,8 @@ export interface Created {
   pidfd: number;
   /** With `timing`: CLOCK_MONOTONIC marks of this process, the addon and the helper, in order. */
   timings?: Mark[];
+  /** With `attached` and process.terminal: the pty master, owned by the caller. */
+  terminal?: number;
 }
 
 const selfStartTime = (): string => readProcStat(process.pid)?.startTime ?? '';
@@ -49,8 +56,13 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   for (const w of warnings) ctx.logger.warn(w);
   const { store } = ctx;
   const stateDir = store.dir(id);
-  const plan = buildInitPlan(spec, { bundle, rootfs, stateDir, noPivot: opts.noPivot ?? false, debug: ctx.debug });
+  const plan = buildInitPlan(spec, { id, helper: helperPath(), bundle, rootfs, stateDir, noPivot: opts.noPivot ?? false, debug: ctx.debug });
   plan.timing = opts.timing;
+  const io = new ProcessIo(spec.process!, opts);
+  io.applyTo(plan);
+  const hookSource = { ociVersion: OCI_VERSION, id, bundle, annotations: spec.annotations };
+  plan.hooks = planInitHooks(spec.hooks, hookSource);
+  const gate = RuntimeHookGate.for(spec.hooks, hookSource);
   const planBytes = encodePlan(plan);
   timer?.mark('plan.encoded');
   const addon = native();
@@ -80,9 +92,13 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       ctx.logger.debug(`create ${id}: starting init helper`);
       let spawned;
       try {
-        spawned = await addon.spawnContainer({ helper, plan: planBytes, stdio: opts.stdio ?? [0, 1, 2], timing: opts.timing });
+        spawned = await addon.spawnContainer({
+          helper, plan: planBytes, stdio: opts.stdio ?? [0, 1, 2], timing: opts.timing, onHooks: gate?.onHooks,
+          extraFds: io.open(),
+        });
       } catch (err) {
-        throw SystemError.from(err, 'spawn');
+        // A failed prestart/createRuntime hook is why the helper gave up.
+        throw (await gate?.failure()) ?? SystemError.from(err, 'spawn');
       }
       ({ pidfd, controlFd } = spawned);
       timer?.add(spawned.timings);
@@ -100,14 +116,19 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       controlFd = -1;
       crashPoint('create:committed');
       if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(record.pid));
+      if (opts.pidfdSocket !== undefined) sendPidfd(opts.pidfdSocket, pidfd);
       ctx.logger.debug(`create ${id}: init pid ${record.pid} waiting on ${EXEC_FIFO}`);
       timer?.mark('create.done');
-      return { record, pidfd, timings: timer?.result() };
+      return { record, pidfd, timings: timer?.result(), terminal: io.takeMaster() };
     });
   } catch (err) {
     if (controlFd >= 0) closeSync(controlFd);
     if (pidfd >= 0) await killAndWait(pidfd);
     store.remove(id);
+    // Torn down as if deleted, so poststop hooks run too (as runc's destroy does).
+    await runPoststop(spec.hooks, hookSource, (m) => ctx.logger.warn(m));
     throw err;
+  } finally {
+    io.close();
   }
 }

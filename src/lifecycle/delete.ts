@@ -6,6 +6,7 @@ import { deriveStatus } from '../state/status.js';
 import { killAndWait, openInit, openPid } from './process.js';
 import { helpersHolding } from '../state/proc.js';
 import { crashPoint } from '../faults.js';
+import { runPoststop } from '../hooks/lifecycle.js';
 
 export interface DeleteOptions { force?: boolean }
 
@@ -43,6 +44,8 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: Del
     }
     store.remove(id);
     ctx.logger.debug(`delete ${id}: removed`);
+    // After the container is gone, before delete returns; failures only warn.
+    await runPoststop(record.config?.hooks, record, (m) => ctx.logger.warn(m));
   }).catch((err) => {
     if (opts.force && (err as OciError).code === 'ERR_CONTAINER_NOT_FOUND') return;
     throw err;

@@ -1,16 +1,24 @@
 // Assembles the helper's plan from a validated config: the one place that
 // decides what the container will look like. Pure apart from reading the
 // host's cgroup layout (once per process).
+import { basename, dirname } from 'node:path';
 import type { Spec } from '../oci/types.js';
 import { NAMESPACES, ROOTFS_PROPAGATION, TIME_OFFSET_CLOCKS } from '../oci/tables.js';
 import type { InitPlan } from '../native/plan.js';
 import { planProcess } from '../process/plan.js';
-import { defaultDevices, defaultDevSymlinks } from '../rootfs/devices.js';
+import { planPersonality } from '../process/attrs.js';
+import { planSeccomp } from '../seccomp/plan.js';
+import { seccompCacheDir } from '../seccomp/cache.js';
+import { planDevices, defaultDevSymlinks } from '../rootfs/devices.js';
 import { hostCgroups } from '../rootfs/host-cgroups.js';
 import { planMounts } from '../rootfs/mounts.js';
 import { OciError } from '../errors.js';
 
 export interface PlanOptions {
+  /** The container ID, for the seccomp listener's state (default: the state dir's name). */
+  id?: string;
+  /** The ocirun-init that will run the plan; enables the compiled seccomp filter cache. */
+  helper?: string;
   bundle: string;
   rootfs: string;
   stateDir: string;
@@ -32,6 +40,7 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     bundle: opts.bundle,
     hostCgroups: hostCgroups(),
     userNamespace: inUserNs,
+    cgroupNamespace: (linux.namespaces ?? []).some((ns) => ns.type === 'cgroup'),
   });
   return {
     namespaces,
@@ -44,12 +53,19 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     noPivot: opts.noPivot,
     rootfsPropagation: linux.rootfsPropagation ? ROOTFS_PROPAGATION[linux.rootfsPropagation] : undefined,
     mounts,
-    devices: defaultDevices(inUserNs),
+    devices: planDevices(linux.devices, inUserNs),
     symlinks: defaultDevSymlinks(),
     maskedPaths: linux.maskedPaths ?? [],
     readonlyPaths: linux.readonlyPaths ?? [],
     stateDir: opts.stateDir,
-    process: planProcess(spec.process),
+    process: {
+      ...planProcess(spec.process),
+      seccomp: linux.seccomp
+        ? planSeccomp(linux.seccomp, { id: opts.id ?? basename(opts.stateDir), bundle: opts.bundle, annotations: spec.annotations },
+          opts.helper ? { dir: seccompCacheDir(dirname(opts.stateDir)), helper: opts.helper } : undefined)
+        : undefined,
+      personality: planPersonality(linux.personality),
+    },
     timeOffsets: Object.entries(linux.timeOffsets ?? {}).map(([clock, t]) => ({
       clock: TIME_OFFSET_CLOCKS[clock],
       secs: BigInt(t.secs ?? 0),

@@ -8,6 +8,8 @@ import { isInitHelper, isSameLiveProcess } from '../state/proc.js';
 import { deriveStatus } from '../state/status.js';
 import type { ContainerRecord } from '../state/store.js';
 import { crashPoint } from '../faults.js';
+import { runPoststart } from '../hooks/lifecycle.js';
+import { killAndWait, openInit } from './process.js';
 
 export async function startContainer(ctx: RuntimeContext, id: string): Promise<ContainerRecord> {
   const { store } = ctx;
@@ -20,10 +22,22 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<C
         : status === 'running' ? 'cannot start an already running container' : `cannot start a container in the ${status} state`;
       throw new OciError('ERR_NOT_CREATED', why);
     }
-    await releaseInit(record, store.fifoPath(id));
-    crashPoint('start:released');
-    store.removeFifo(id);
-    ctx.logger.debug(`start ${id}: init released`);
+    try {
+      await releaseInit(record, store.fifoPath(id));
+      crashPoint('start:released');
+      store.removeFifo(id);
+      ctx.logger.debug(`start ${id}: init released`);
+      await runPoststart(record.config.hooks, record, record.pid);
+    } catch (err) {
+      // A failed startContainer or poststart hook stops the container (the
+      // init exits by itself after the former); delete does the rest.
+      if ((err as OciError).code === 'ERR_HOOK_FAILED') {
+        store.removeFifo(id);
+        const fd = openInit(record);
+        if (fd >= 0) await killAndWait(fd);
+      }
+      throw err;
+    }
     return record;
   });
 }
@@ -48,11 +62,11 @@ async function releaseInit(record: ContainerRecord, fifo: string): Promise<void>
       }
     };
     for (;;) {
-      if (readByte()) return;
+      if (readByte()) return checkAnswer(fd, buf[0], record);
       // No writer yet (or the writer closed without writing): check the init lives.
       if (!isSameLiveProcess(record.pid, record.pidStartTime)) {
         // A short program may have been released, run and exited since that read.
-        if (readByte()) return;
+        if (readByte()) return checkAnswer(fd, buf[0], record);
         throw new OciError('ERR_NOT_CREATED', `container "${record.id}" init process exited before start`);
       }
       await new Promise((r) => (delay === 0 ? setImmediate(r) : setTimeout(r, delay)));
@@ -61,4 +75,23 @@ async function releaseInit(record: ContainerRecord, fifo: string): Promise<void>
   } finally {
     closeSync(fd);
   }
+}
+
+/** The init answers "0" (the user process is next) or "E<message>" (a startContainer hook failed). */
+function checkAnswer(fd: number, first: number, record: ContainerRecord): void {
+  if (first === 0x30) return;
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(4096);
+  for (;;) {
+    let n = 0;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch {
+      break; // EAGAIN: the message came in one write, so this is all of it
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  const message = Buffer.concat(chunks).toString('utf8');
+  throw new OciError('ERR_HOOK_FAILED', message || `container "${record.id}" failed to start`);
 }

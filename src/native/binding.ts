@@ -16,6 +16,13 @@ export interface SpawnOptions {
   extraFds?: number[];
   /** Return `timings` (the plan's PLAN_TIMING asks the helper for its phases too). */
   timing?: boolean;
+  /**
+   * Called when the helper stops at the createRuntime point (the plan's
+   * PLAN_HOOKS_PAUSE) with the init's pid and a socket fd that the callback
+   * owns: it writes 'h' to let the helper go on or 'a' to make it give up,
+   * then closes it. Must not throw; the promise settles only after the answer.
+   */
+  onHooks?: (pid: number, fd: number) => void;
 }
 
 export interface SpawnResult {
@@ -71,6 +78,35 @@ export interface NativeBinding {
   tryLock(fd: number, exclusive: boolean): boolean;
   /** flock(fd, LOCK_UN). */
   unlock(fd: number): void;
+  // ---- terminal.cc / execwait.cc (src/io, src/lifecycle/exec.ts) ----
+  /** connect(2) to an AF_UNIX SOCK_STREAM socket; a CLOEXEC fd. */
+  connectUnix(path: string): number;
+  /** socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC). */
+  socketPair(): [number, number];
+  /** One sendmsg: `name` as the payload, fd as SCM_RIGHTS (runc's SendFile). */
+  sendFd(sock: number, fd: number, name: string): void;
+  /** One non-blocking recvmsg of such a message; null when none is waiting. The fd is CLOEXEC. */
+  recvFd(sock: number): { fd: number; name: string } | null;
+  /** TIOCGWINSZ; null when fd is not a terminal. */
+  getWinsize(fd: number): { rows: number; cols: number } | null;
+  /** TIOCSWINSZ. */
+  setWinsize(fd: number, rows: number, cols: number): void;
+  /** cfmakeraw on a terminal; the saved state for restoreTermios, or null when fd is not a terminal. */
+  makeRaw(fd: number): Buffer | null;
+  restoreTermios(fd: number, saved: Buffer): void;
+  /**
+   * Copies input → master and master → output on a thread of its own until
+   * the master reports that no slave is open any more, or stop() (after a
+   * bounded drain of what is already there); then calls done once. Makes
+   * master non-blocking. input -1: nothing to forward.
+   */
+  proxyTerminal(master: number, input: number, output: number, done: () => void): { stop(): void };
+  /**
+   * Takes ownership of an exec'd process's control fd (SpawnResult.controlFd,
+   * after the commit byte): resolves at EOF (execve succeeded), rejects with
+   * the helper's error when the process could not be started.
+   */
+  awaitExec(controlFd: number): Promise<void>;
 }
 
 let cached: NativeBinding | undefined;

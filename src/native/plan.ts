@@ -1,7 +1,10 @@
 // The init plan: everything the helper must do to build one container, as plain
 // data. The planner (src/rootfs, src/process) fills it from a validated config;
 // encodePlan() turns it into the record stream described in protocol.ts.
-import { Tag, MAX_PLAN_BYTES } from './protocol.js';
+import { HookKind, Tag, MAX_PLAN_BYTES } from './protocol.js';
+import { encodeProcessAttrs, type ProcessAttrsPlan } from './plan-process-attrs.js';
+
+export type { ProcessAttrsPlan, SchedulerPlan, SeccompArgPlan, SeccompPlan, SeccompRulePlan } from './plan-process-attrs.js';
 
 export interface NamespacePlan {
   /** CLONE_NEW* constant. */
@@ -28,6 +31,13 @@ export interface MountPlan {
   mkdirOnly?: boolean;
   /** Create dest as a symlink to this target instead of mounting. */
   symlink?: string;
+  /** Bind an id-mapped clone of source: the top mount ('idmap') or every mount ('ridmap'). */
+  idmap?: 'idmap' | 'ridmap';
+  /** The mount's own mapping; absent: the container's user namespace. */
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
+  /** tmpfs only: start with a copy of what dest held (tmpcopyup). */
+  copyUp?: boolean;
 }
 
 export interface DevicePlan {
@@ -55,7 +65,8 @@ export interface CapabilityPlan {
   ambient: bigint;
 }
 
-export interface ProcessPlan {
+/** Seccomp, AppArmor and the other extras come from ProcessAttrsPlan (tags 120-169). */
+export interface ProcessPlan extends ProcessAttrsPlan {
   args: string[];
   env: string[];
   cwd: string;
@@ -67,6 +78,25 @@ export interface ProcessPlan {
   rlimits: RlimitPlan[];
   capabilities?: CapabilityPlan;
   oomScoreAdj?: number;
+}
+
+/** A hook the helper runs itself (H_KIND). */
+export interface HookPlan {
+  kind: HookKind;
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+export interface InitHooksPlan {
+  /** Stop at the createRuntime point (MSG_HOOKS) for prestart/createRuntime hooks. */
+  pauseForRuntimeHooks: boolean;
+  /** createContainer and startContainer hooks, each kind in config order. */
+  hooks: HookPlan[];
+  /** State JSON before and after the pid, for createContainer ("creating") and startContainer ("created"). */
+  stateCreate?: [string, string];
+  stateStart?: [string, string];
 }
 
 export interface TimeOffsetPlan { clock: number; secs: bigint; nanosecs: number }
@@ -92,10 +122,32 @@ export interface InitPlan {
   timeOffsets: TimeOffsetPlan[];
   sysctls: Array<{ key: string; value: string }>;
   debug: boolean;
+  /** Ask the helper for phase timestamps (PLAN_TIMING, answered with MSG_TIMING). */
+  timing?: boolean;
+  hooks?: InitHooksPlan;
+  /** process.terminal: where the pty master goes (see ConsolePlan). */
+  console?: ConsolePlan;
+  /** Exec mode: join the container whose init is behind `targetFd`; rootfs and stateDir are then unused. */
+  exec?: ExecTargetPlan;
+}
+
+export interface ConsolePlan {
+  /** The helper's fd of a connected console socket: 4 + the index of that socket in SpawnOptions.extraFds. */
+  socketFd: number;
+  /** process.consoleSize, applied when both are given. */
+  rows?: number;
+  cols?: number;
+}
+
+export interface ExecTargetPlan {
+  /** The helper's fd of a pidfd of the container's init (4 + its index in extraFds). */
+  targetFd: number;
+  /** Host cgroup.procs files of the init's cgroups, joined before anything else. */
+  cgroupProcs: string[];
 }
 
 /** Builds the record stream; each record is u16 tag, u16 zero, u32 length, payload. */
-class Writer {
+export class Writer {
   private chunks: Buffer[] = [];
   private size = 0;
 
@@ -150,7 +202,7 @@ export function encodePlan(plan: InitPlan): Buffer {
   for (const m of plan.gidMappings) w.raw(Tag.PLAN_GID_MAP, idMap(m));
   if (plan.hostname !== undefined) w.string(Tag.PLAN_HOSTNAME, plan.hostname);
   if (plan.domainname !== undefined) w.string(Tag.PLAN_DOMAINNAME, plan.domainname);
-  w.string(Tag.PLAN_ROOTFS, plan.rootfs);
+  if (!plan.exec) w.string(Tag.PLAN_ROOTFS, plan.rootfs);
   w.flag(Tag.PLAN_ROOTFS_READONLY, plan.rootfsReadonly);
   w.flag(Tag.PLAN_NO_PIVOT, plan.noPivot);
   if (plan.rootPropagation !== undefined) w.u64(Tag.PLAN_ROOT_PROPAGATION, plan.rootPropagation);
@@ -168,6 +220,10 @@ export function encodePlan(plan: InitPlan): Buffer {
       if (m.attrClr !== undefined) n.u64(Tag.M_ATTR_CLR, m.attrClr);
       n.flag(Tag.M_MKDIR_ONLY, m.mkdirOnly);
       if (m.symlink !== undefined) n.string(Tag.M_SYMLINK, m.symlink);
+      n.flag(m.idmap === 'ridmap' ? Tag.M_RIDMAP : Tag.M_IDMAP, m.idmap !== undefined);
+      for (const u of m.uidMappings ?? []) n.raw(Tag.M_UID_MAP, idMap(u));
+      for (const g of m.gidMappings ?? []) n.raw(Tag.M_GID_MAP, idMap(g));
+      n.flag(Tag.M_COPYUP, m.copyUp);
     });
   }
   for (const d of plan.devices) {
@@ -187,7 +243,7 @@ export function encodePlan(plan: InitPlan): Buffer {
   }
   for (const p of plan.maskedPaths) w.string(Tag.PLAN_MASKED_PATH, p);
   for (const p of plan.readonlyPaths) w.string(Tag.PLAN_READONLY_PATH, p);
-  w.string(Tag.PLAN_STATE_DIR, plan.stateDir);
+  if (!plan.exec) w.string(Tag.PLAN_STATE_DIR, plan.stateDir);
   const proc = plan.process;
   w.nested(Tag.PLAN_PROCESS, (n) => {
     for (const a of proc.args) n.string(Tag.P_ARG, a);
@@ -215,6 +271,7 @@ export function encodePlan(plan: InitPlan): Buffer {
       n.u64(Tag.P_CAP_AMBIENT, c.ambient);
     }
     if (proc.oomScoreAdj !== undefined) n.i64(Tag.P_OOM_SCORE_ADJ, proc.oomScoreAdj);
+    encodeProcessAttrs(n, proc);
   });
   for (const t of plan.timeOffsets) {
     const b = Buffer.alloc(16);
@@ -227,7 +284,35 @@ export function encodePlan(plan: InitPlan): Buffer {
     w.nested(Tag.PLAN_SYSCTL, (n) => { n.string(Tag.SYSCTL_KEY, s.key); n.string(Tag.SYSCTL_VALUE, s.value); });
   }
   w.flag(Tag.PLAN_DEBUG, plan.debug);
+  w.flag(Tag.PLAN_TIMING, plan.timing);
+  if (plan.hooks) encodeHooks(w, plan.hooks);
+  if (plan.console) {
+    w.u32(Tag.PLAN_CONSOLE_SOCKET, plan.console.socketFd);
+    const { rows, cols } = plan.console;
+    if (rows !== undefined && cols !== undefined) {
+      const b = Buffer.alloc(8); b.writeUInt32LE(rows, 0); b.writeUInt32LE(cols, 4); w.raw(Tag.PLAN_CONSOLE_SIZE, b);
+    }
+  }
+  if (plan.exec) {
+    w.u32(Tag.PLAN_EXEC_TARGET, plan.exec.targetFd);
+    for (const file of plan.exec.cgroupProcs) w.string(Tag.PLAN_EXEC_CGROUP, file);
+  }
   const out = w.toBuffer();
   if (out.length > MAX_PLAN_BYTES) throw new RangeError(`plan too large: ${out.length} bytes`);
   return out;
+}
+
+function encodeHooks(w: Writer, h: InitHooksPlan): void {
+  w.flag(Tag.PLAN_HOOKS_PAUSE, h.pauseForRuntimeHooks);
+  for (const hook of h.hooks) {
+    w.nested(Tag.PLAN_HOOK, (n) => {
+      n.u32(Tag.H_KIND, hook.kind);
+      n.string(Tag.H_PATH, hook.path);
+      for (const a of hook.args ?? []) n.string(Tag.H_ARG, a);
+      for (const e of hook.env ?? []) n.string(Tag.H_ENV, e);
+      if (hook.timeout !== undefined) n.u32(Tag.H_TIMEOUT, hook.timeout);
+    });
+  }
+  for (const piece of h.stateCreate ?? []) w.string(Tag.PLAN_HOOK_STATE_CREATE, piece);
+  for (const piece of h.stateStart ?? []) w.string(Tag.PLAN_HOOK_STATE_START, piece);
 }

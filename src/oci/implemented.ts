@@ -19,33 +19,25 @@ const FIELDS: Readonly<Record<string, boolean>> = Object.assign(Object.create(nu
   annotations: true,
 
   mounts: true,
-  'mounts[].uidMappings': false,
-  'mounts[].gidMappings': false,
+  'mounts[].uidMappings': true,
+  'mounts[].gidMappings': true,
 
-  hooks: false,
+  hooks: true,
 
   process: true,
-  'process.terminal': false,
-  'process.consoleSize': false,
   'process.user.username': false,
   'process.commandLine': false,
-  'process.apparmorProfile': false,
   'process.selinuxLabel': false,
-  'process.scheduler': false,
-  'process.ioPriority': false,
-  'process.execCPUAffinity': false,
 
   linux: true,
-  'linux.devices': false,
+  'linux.devices': true,
   'linux.cgroupsPath': false,
   // runc spec emits a deny-all device rule; accepting device rules keeps such
   // bundles working, and without a device cgroup there is nothing to relax.
   'linux.resources': false,
   'linux.resources.devices': true,
-  'linux.seccomp': false,
   'linux.mountLabel': false,
   'linux.intelRdt': false,
-  'linux.personality': false,
   'linux.memoryPolicy': false,
   'linux.netDevices': false,
 });
@@ -59,16 +51,16 @@ export const IMPLEMENTED = {
   /** Filesystem types mounted directly; bind mounts are recognised by their options or type "bind". */
   mountTypes: ['tmpfs', 'proc', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2'] as readonly string[],
   /** Mount option families, see MOUNT_OPTIONS. */
-  mountOptionKinds: { flag: true, propagation: true, recursive: false, extension: false } as Readonly<Record<MountOptionKind, boolean>>,
+  mountOptionKinds: { flag: true, propagation: true, recursive: true, extension: true } as Readonly<Record<MountOptionKind, boolean>>,
   /** Per-option exceptions to mountOptionKinds. */
   mountOptionOverrides: Object.create(null) as Readonly<Record<string, boolean>>,
-  hooks: [] as readonly HookName[],
+  hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as readonly HookName[],
   cgroup: { v1: false, v2: false, systemd: false, systemdUser: false, rdma: false },
-  seccomp: false,
-  apparmor: false,
+  seccomp: true,
+  apparmor: true,
   selinux: false,
   intelRdt: false,
-  idmapMounts: false,
+  idmapMounts: true,
   netDevices: false,
   memoryPolicy: false,
 } as const;

@@ -122,10 +122,14 @@ export const MOUNT_OPTIONS: Readonly<Record<string, MountOptionDef>> = table({
   tmpcopyup: x, idmap: x, ridmap: x,
 });
 
-/** Propagation names accepted by linux.rootfsPropagation (no "r" prefix needed there). */
+/**
+ * linux.rootfsPropagation, applied to "/" after pivot_root. The spec's plain
+ * names change the root mount only (as in runc), so the mounts' own
+ * propagation options still hold; the "r" forms reach every mount.
+ */
 export const ROOTFS_PROPAGATION: Readonly<Record<string, number>> = table({
-  shared: MS.SHARED | MS.REC, slave: MS.SLAVE | MS.REC,
-  private: MS.PRIVATE | MS.REC, unbindable: MS.UNBINDABLE | MS.REC,
+  shared: MS.SHARED, slave: MS.SLAVE,
+  private: MS.PRIVATE, unbindable: MS.UNBINDABLE,
   rshared: MS.SHARED | MS.REC, rslave: MS.SLAVE | MS.REC,
   rprivate: MS.PRIVATE | MS.REC, runbindable: MS.UNBINDABLE | MS.REC,
 });
@@ -170,28 +174,73 @@ export type HookName = (typeof HOOK_NAMES)[number];
 
 // ------------------------------------------------------------------- seccomp
 
-export const SECCOMP_ACTIONS: readonly string[] = [
-  'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP',
-  'SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_NOTIFY',
-];
+/**
+ * libseccomp's SCMP_ACT_* values (the kernel's SECCOMP_RET_* actions); ERRNO
+ * and TRACE carry errnoRet in the low 16 bits. SCMP_ACT_KILL is KILL_THREAD.
+ */
+export const SECCOMP_ACTION_VALUES: Readonly<Record<string, number>> = table({
+  SCMP_ACT_KILL: 0x0000_0000, SCMP_ACT_KILL_THREAD: 0x0000_0000, SCMP_ACT_KILL_PROCESS: 0x8000_0000,
+  SCMP_ACT_TRAP: 0x0003_0000, SCMP_ACT_ERRNO: 0x0005_0000, SCMP_ACT_TRACE: 0x7ff0_0000,
+  SCMP_ACT_LOG: 0x7ffc_0000, SCMP_ACT_ALLOW: 0x7fff_0000, SCMP_ACT_NOTIFY: 0x7fc0_0000,
+});
+export const SECCOMP_ACTIONS: readonly string[] = Object.keys(SECCOMP_ACTION_VALUES);
 
-export const SECCOMP_OPERATORS: readonly string[] = [
-  'SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ',
-  'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ',
-];
+/** libseccomp's enum scmp_compare. */
+export const SECCOMP_OPERATOR_VALUES: Readonly<Record<string, number>> = table({
+  SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4,
+  SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7,
+});
+export const SECCOMP_OPERATORS: readonly string[] = Object.keys(SECCOMP_OPERATOR_VALUES);
 
-export const SECCOMP_ARCHES: readonly string[] = [
-  'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64',
-  'SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64', 'SCMP_ARCH_MIPS64N32', 'SCMP_ARCH_MIPSEL',
-  'SCMP_ARCH_MIPSEL64', 'SCMP_ARCH_MIPSEL64N32', 'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64',
-  'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_S390', 'SCMP_ARCH_S390X', 'SCMP_ARCH_PARISC',
-  'SCMP_ARCH_PARISC64', 'SCMP_ARCH_RISCV64', 'SCMP_ARCH_LOONGARCH64',
-];
+/**
+ * OCI architecture -> libseccomp's name for it (seccomp_arch_resolve_name), or
+ * null when the libseccomp linked into ocirun-init (2.5.4) does not know it.
+ */
+export const SECCOMP_ARCH_NAMES: Readonly<Record<string, string | null>> = table<string | null>({
+  SCMP_ARCH_X86: 'x86', SCMP_ARCH_X86_64: 'x86_64', SCMP_ARCH_X32: 'x32',
+  SCMP_ARCH_ARM: 'arm', SCMP_ARCH_AARCH64: 'aarch64',
+  SCMP_ARCH_MIPS: 'mips', SCMP_ARCH_MIPS64: 'mips64', SCMP_ARCH_MIPS64N32: 'mips64n32',
+  SCMP_ARCH_MIPSEL: 'mipsel', SCMP_ARCH_MIPSEL64: 'mipsel64', SCMP_ARCH_MIPSEL64N32: 'mipsel64n32',
+  SCMP_ARCH_PPC: 'ppc', SCMP_ARCH_PPC64: 'ppc64', SCMP_ARCH_PPC64LE: 'ppc64le',
+  SCMP_ARCH_S390: 's390', SCMP_ARCH_S390X: 's390x',
+  SCMP_ARCH_PARISC: 'parisc', SCMP_ARCH_PARISC64: 'parisc64',
+  SCMP_ARCH_RISCV64: 'riscv64',
+  SCMP_ARCH_LOONGARCH64: null,
+});
+export const SECCOMP_ARCHES: readonly string[] = Object.keys(SECCOMP_ARCH_NAMES);
 
-export const SECCOMP_FLAGS: readonly string[] = [
-  'SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW',
-  'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV',
-];
+/**
+ * SECCOMP_FILTER_FLAG_* bits and the kernel that introduced each. TSYNC is
+ * accepted and dropped, as runc does: the init is single-threaded, and the
+ * kernel refuses TSYNC together with a notify listener.
+ */
+export const SECCOMP_FLAG_VALUES: Readonly<Record<string, { bit: number; since: [number, number] }>> = table({
+  SECCOMP_FILTER_FLAG_TSYNC: { bit: 0, since: [3, 17] },
+  SECCOMP_FILTER_FLAG_LOG: { bit: 1 << 1, since: [4, 14] },
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: { bit: 1 << 2, since: [4, 17] },
+  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: { bit: 1 << 5, since: [5, 19] },
+});
+export const SECCOMP_FLAGS: readonly string[] = Object.keys(SECCOMP_FLAG_VALUES);
+
+// --------------------------------------------------------- process extras
+
+export const SCHED_POLICIES: Readonly<Record<string, number>> = table({
+  SCHED_OTHER: 0, SCHED_FIFO: 1, SCHED_RR: 2, SCHED_BATCH: 3, SCHED_ISO: 4, SCHED_IDLE: 5, SCHED_DEADLINE: 6,
+});
+
+export const SCHED_FLAGS: Readonly<Record<string, number>> = table({
+  SCHED_FLAG_RESET_ON_FORK: 0x01, SCHED_FLAG_RECLAIM: 0x02, SCHED_FLAG_DL_OVERRUN: 0x04,
+  SCHED_FLAG_KEEP_POLICY: 0x08, SCHED_FLAG_KEEP_PARAMS: 0x10,
+  SCHED_FLAG_UTIL_CLAMP_MIN: 0x20, SCHED_FLAG_UTIL_CLAMP_MAX: 0x40,
+});
+
+/** IOPRIO_CLASS_*; the ioprio value is class << 13 | level. */
+export const IOPRIO_CLASSES: Readonly<Record<string, number>> = table({
+  IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3,
+});
+
+/** linux.personality.domain -> personality(2) persona (PER_LINUX, PER_LINUX32). */
+export const PERSONALITY_DOMAINS: Readonly<Record<string, number>> = table({ LINUX: 0x0000, LINUX32: 0x0008 });
 
 // ------------------------------------------------------------- time offsets
 

@@ -1,7 +1,14 @@
-// The devices and /dev links every Linux container gets (runtime-spec runtime-linux.md).
+// The devices and /dev links every Linux container gets (runtime-spec
+// runtime-linux.md), plus the config's linux.devices.
 import type { DevicePlan, SymlinkPlan } from '../native/plan.js';
+import type { LinuxDevice } from '../oci/types.js';
 
 const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+/** linux.devices[].type -> file type; "u" (unbuffered) is a character device to the kernel. */
+const DEVICE_TYPES: Readonly<Record<string, number>> = { c: S_IFCHR, u: S_IFCHR, b: S_IFBLK, p: S_IFIFO };
 
 const DEFAULT_DEVICES: Array<[string, number, number]> = [
   ['/dev/null', 1, 3],
@@ -20,6 +27,30 @@ export function defaultDevices(inUserNamespace: boolean): DevicePlan[] {
   return DEFAULT_DEVICES.map(([path, major, minor]) => ({
     path, type: S_IFCHR, major, minor, mode: 0o666, uid: 0, gid: 0, bind: inUserNamespace,
   }));
+}
+
+/**
+ * The default devices, then linux.devices. A configured device replaces a
+ * default one at the same path (as in runc). Inside a user namespace mknod is
+ * not allowed: the host's node at the same path is bind-mounted instead and
+ * keeps its own mode and owner; fifos can still be made there.
+ */
+export function planDevices(devices: readonly LinuxDevice[] | undefined, inUserNamespace: boolean): DevicePlan[] {
+  const configured = (devices ?? []).map((d): DevicePlan => {
+    const type = DEVICE_TYPES[d.type];
+    return {
+      path: d.path,
+      type,
+      major: d.major ?? 0,
+      minor: d.minor ?? 0,
+      mode: (d.fileMode ?? 0o666) & 0o7777,
+      uid: d.uid ?? 0,
+      gid: d.gid ?? 0,
+      bind: inUserNamespace && type !== S_IFIFO,
+    };
+  });
+  const taken = new Set(configured.map((d) => d.path));
+  return [...defaultDevices(inUserNamespace).filter((d) => !taken.has(d.path)), ...configured];
 }
 
 export function defaultDevSymlinks(): SymlinkPlan[] {

@@ -13,6 +13,8 @@ export interface MountContext {
   hostCgroups: HostCgroups;
   /** A new user namespace: cgroup v1 hierarchies cannot be mounted there. */
   userNamespace: boolean;
+  /** A cgroup namespace (new or joined): a fresh cgroup2 mount then shows its root. */
+  cgroupNamespace?: boolean;
 }
 
 const BIND_FLAGS = MS.BIND | MS.REC;
@@ -35,6 +37,15 @@ function attrs(opts: ParsedMountOptions): Pick<MountPlan, 'attrSet' | 'attrClr'>
   return opts.attrSet || opts.attrClr ? { attrSet: opts.attrSet, attrClr: opts.attrClr } : {};
 }
 
+/** "idmap"/"ridmap" on a bind: the helper binds an id-mapped clone of the source. */
+function idmapped(m: Mount, opts: ParsedMountOptions): Pick<MountPlan, 'idmap' | 'uidMappings' | 'gidMappings'> {
+  const kind = opts.extensions.find((e): e is 'idmap' | 'ridmap' => e === 'idmap' || e === 'ridmap');
+  if (kind === undefined) return {};
+  // Without mappings of its own the mount takes the container's (the helper knows them).
+  const own = (m.uidMappings?.length ?? 0) > 0;
+  return { idmap: kind, ...(own ? { uidMappings: m.uidMappings, gidMappings: m.gidMappings } : {}) };
+}
+
 function planOne(m: Mount, bundle: string): MountPlan {
   const opts = parseMountOptions(m.options);
   const type = m.type ?? '';
@@ -50,12 +61,14 @@ function planOne(m: Mount, bundle: string): MountPlan {
       ...(rest !== 0 ? { remountFlags: rest } : {}),
       propagation: opts.propagation,
       ...attrs(opts),
+      ...idmapped(m, opts),
     };
   }
   return {
     dest: m.destination, source, type, flags: opts.flags, data: opts.data,
     propagation: opts.propagation,
     ...attrs(opts),
+    ...(opts.extensions.includes('tmpcopyup') ? { copyUp: true } : {}),
   };
 }
 
@@ -67,6 +80,7 @@ function planOne(m: Mount, bundle: string): MountPlan {
 function planCgroupMount(m: Mount, mctx: MountContext): MountPlan[] {
   const opts = parseMountOptions(m.options);
   if (mctx.hostCgroups.mode === 'unified') {
+    if (bindsHostCgroup2(mctx)) return [bindCgroup2('/sys/fs/cgroup', m.destination, opts.flags, opts.propagation)];
     return [{ dest: m.destination, source: m.source || 'cgroup', type: 'cgroup2', flags: opts.flags & ~MS.BIND, data: '', propagation: opts.propagation }];
   }
   const flags = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
@@ -80,7 +94,8 @@ function planCgroupMount(m: Mount, mctx: MountContext): MountPlan[] {
   const hierarchies = mctx.userNamespace ? [] : mctx.hostCgroups.mounts;
   for (const h of hierarchies) {
     const dest = `${base}/${h.name}`;
-    out.push({ dest, source: 'cgroup', type: h.fstype, flags, data: h.hierarchy, propagation: [] });
+    if (h.fstype === 'cgroup2' && bindsHostCgroup2(mctx)) out.push(bindCgroup2(`/sys/fs/cgroup/${h.name}`, dest, flags, []));
+    else out.push({ dest, source: 'cgroup', type: h.fstype, flags, data: h.hierarchy, propagation: [] });
     // "cpu,cpuacct" is reachable as "cpu" and "cpuacct" too.
     if (h.name.includes(',')) {
       for (const alias of h.name.split(',')) {
@@ -96,4 +111,25 @@ function planCgroupMount(m: Mount, mctx: MountContext): MountPlan[] {
     out.push({ dest: base, source: '', type: '', flags: MS.REMOUNT | flags, data: '', propagation: [] });
   }
   return out;
+}
+
+/**
+ * Outside a cgroup namespace a fresh cgroup2 mount shows the same tree as the
+ * host's mount, but the kernel also re-applies its options to the one global
+ * hierarchy: mounting without the host's nsdelegate or memory_recursiveprot
+ * clears them for the whole machine, and costs an RCU grace period (~10 ms,
+ * half of a create, measured by bench/phases.mjs). A bind of the host's mount
+ * shows the same and changes nothing. In a user namespace the fresh mount stays.
+ */
+function bindsHostCgroup2(mctx: MountContext): boolean {
+  return !mctx.cgroupNamespace && !mctx.userNamespace;
+}
+
+function bindCgroup2(hostPath: string, dest: string, flags: number, propagation: number[]): MountPlan {
+  const rest = flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+  return {
+    dest, source: hostPath, type: '', flags: MS.BIND | MS.REC, data: '',
+    ...(rest !== 0 ? { remountFlags: rest } : {}),
+    propagation,
+  };
 }

@@ -173,7 +173,7 @@ describe('loadBundle', () => {
 
   it('leaves the bundle as it found it, even on failure', async () => {
     const cfg = config();
-    cfg.hooks = { prestart: [{ path: '/bin/true' }] };
+    cfg.linux.intelRdt = { closID: 'x' };
     bundle(cfg);
     const before = readdirSync(dir).sort();
     await failure(loadBundle(dir));

@@ -39,12 +39,14 @@ describe('tables', () => {
 
   it('resolves field support from the nearest listed ancestor', () => {
     expect(fieldSupport('process.args')).toEqual({ supported: true, partial: false });
-    expect(fieldSupport('process.terminal')).toEqual({ supported: false, partial: false });
+    expect(fieldSupport('process.terminal')).toEqual({ supported: true, partial: false });
+    expect(fieldSupport('process.selinuxLabel')).toEqual({ supported: false, partial: false });
     expect(fieldSupport('linux.resources')).toEqual({ supported: false, partial: true });
     expect(fieldSupport('linux.resources.devices')).toEqual({ supported: true, partial: false });
     expect(fieldSupport('linux.resources.memory.limit')).toEqual({ supported: false, partial: false });
-    expect(fieldSupport('mounts[].uidMappings')).toEqual({ supported: false, partial: false });
-    expect(fieldSupport('hooks.prestart')).toEqual({ supported: false, partial: false });
+    expect(fieldSupport('mounts[].uidMappings')).toEqual({ supported: true, partial: false });
+    expect(fieldSupport('hooks.prestart')).toEqual({ supported: true, partial: false });
+    expect(fieldSupport('linux.intelRdt.closID')).toEqual({ supported: false, partial: false });
   });
 });
 
@@ -96,8 +98,9 @@ describe('parseMountOptions', () => {
     expect(mountOptionImplemented('nodev')).toBe(true);
     expect(mountOptionImplemented('rslave')).toBe(true);
     expect(mountOptionImplemented('mode=755')).toBe(true); // filesystem data
-    expect(mountOptionImplemented('rro')).toBe(false);
-    expect(mountOptionImplemented('tmpcopyup')).toBe(false);
+    expect(mountOptionImplemented('rro')).toBe(true);
+    expect(mountOptionImplemented('tmpcopyup')).toBe(true);
+    expect(mountOptionImplemented('ridmap')).toBe(true);
   });
 
   it('spots bind mounts', () => {

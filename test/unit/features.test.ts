@@ -18,8 +18,12 @@ const problemsFor = (mutate: (c: any) => void): string[] => {
   return validateSpec(c).problems.map(formatProblem);
 };
 
+const idmapping = [{ containerID: 0, hostID: 100000, size: 65536 }];
 const withOption = (opt: string) => problemsFor((c) => {
-  c.mounts = [{ destination: '/x', type: 'tmpfs', source: 'tmpfs', options: [opt] }];
+  // Id-mapping is for bind mounts and needs a mapping; every other option fits a tmpfs.
+  c.mounts = [opt === 'idmap' || opt === 'ridmap'
+    ? { destination: '/x', type: 'bind', source: '/x', options: [opt], uidMappings: idmapping, gidMappings: idmapping }
+    : { destination: '/x', type: 'tmpfs', source: 'tmpfs', options: [opt] }];
 });
 
 describe('features', () => {
@@ -38,20 +42,20 @@ describe('features', () => {
     for (const opt of f.mountOptions!) expect([opt, withOption(opt)]).toEqual([opt, []]);
   });
 
-  it('refuses every recognised but unadvertised mount option as not supported yet', () => {
-    const unlisted = Object.keys(MOUNT_OPTIONS).filter((o) => !f.mountOptions!.includes(o));
-    expect(unlisted).toContain('idmap');
-    expect(unlisted).toContain('rro');
-    for (const opt of unlisted) {
-      expect(withOption(opt)).toEqual([`mounts[0].options[0]: mount option ${JSON.stringify(opt)} not supported yet`]);
-    }
+  it('advertises every recognised mount option, recursive attributes and extensions included', () => {
+    expect(Object.keys(MOUNT_OPTIONS).filter((o) => !f.mountOptions!.includes(o))).toEqual([]);
+    expect(f.mountOptions).toEqual(expect.arrayContaining(['rro', 'rnosuid', 'ratime', 'idmap', 'ridmap', 'tmpcopyup']));
   });
 
-  it('advertises no hooks, and hooks are refused', () => {
-    expect(f.hooks).toEqual([]);
+  it('advertises all six hooks, and accepts each', () => {
+    expect(f.hooks).toEqual([...HOOK_NAMES]);
     for (const h of HOOK_NAMES) {
-      expect(problemsFor((c) => { c.hooks = { [h]: [{ path: '/bin/true' }] }; })).toEqual(['hooks: not supported yet']);
+      expect(problemsFor((c) => { c.hooks = { [h]: [{ path: '/bin/true', timeout: 5 }] }; })).toEqual([]);
     }
+    expect(problemsFor((c) => { c.hooks = { poststop: [{ path: 'true', timeout: 0 }] }; })).toEqual([
+      'hooks.poststop[0].path: must be an absolute path',
+      'hooks.poststop[0].timeout: must be an integer between 1 and 2147483647',
+    ]);
   });
 
   it('advertises namespaces that can all be created', () => {
@@ -72,14 +76,10 @@ describe('features', () => {
 
   it('reports disabled features that the validator refuses', () => {
     expect(f.linux!.cgroup).toEqual({ v1: false, v2: false, systemd: false, systemdUser: false, rdma: false });
-    expect(f.linux!.seccomp).toEqual({ enabled: false });
-    expect(f.linux!.apparmor).toEqual({ enabled: false });
     expect(f.linux!.selinux).toEqual({ enabled: false });
     expect(f.linux!.intelRdt).toEqual({ enabled: false });
-    expect(f.linux!.mountExtensions).toEqual({ idmap: { enabled: false } });
+    expect(f.linux!.mountExtensions).toEqual({ idmap: { enabled: true } });
     expect(f.linux!.netDevices).toEqual({ enabled: false });
-    expect(problemsFor((c) => { c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }; })).toEqual(['linux.seccomp: not supported yet']);
-    expect(problemsFor((c) => { c.process.apparmorProfile = 'x'; })).toEqual(['process.apparmorProfile: not supported yet']);
     expect(problemsFor((c) => { c.linux.intelRdt = { closID: 'x' }; })).toEqual(['linux.intelRdt: not supported yet']);
     // A map entry asks for something even when its value is empty.
     expect(problemsFor((c) => { c.linux.netDevices = { eth0: {} }; })).toEqual(['linux.netDevices: not supported yet']);

@@ -11,8 +11,8 @@ const HYBRID = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=75
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw`;
 const UNIFIED = `30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw,nsdelegate`;
 
-const ctx = (mountinfo: string, userNamespace = false) => ({
-  bundle: '/bundle', hostCgroups: parseHostCgroups(mountinfo), userNamespace,
+const ctx = (mountinfo: string, userNamespace = false, cgroupNamespace = false) => ({
+  bundle: '/bundle', hostCgroups: parseHostCgroups(mountinfo), userNamespace, cgroupNamespace,
 });
 
 describe('mount options', () => {
@@ -41,9 +41,16 @@ describe('planMounts', () => {
     expect(m).toMatchObject({ type: 'tmpfs', flags: MS.NOSUID | MS.STRICTATIME, data: 'mode=755,size=65536k' });
   });
 
-  it('mounts cgroup2 for "cgroup" on a unified host', () => {
-    const plan = planMounts([{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'ro'] }], ctx(UNIFIED));
+  it('mounts cgroup2 for "cgroup" on a unified host in a cgroup namespace', () => {
+    const plan = planMounts([{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'ro'] }], ctx(UNIFIED, false, true));
     expect(plan).toEqual([expect.objectContaining({ type: 'cgroup2', flags: MS.NOSUID | MS.RDONLY })]);
+  });
+
+  it('binds the host\'s cgroup2 instead of a fresh mount that would reset its options, outside a cgroup namespace', () => {
+    const plan = planMounts([{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'ro'] }], ctx(UNIFIED));
+    expect(plan).toEqual([expect.objectContaining({
+      dest: '/sys/fs/cgroup', source: '/sys/fs/cgroup', type: '', flags: MS.BIND | MS.REC, remountFlags: MS.NOSUID | MS.RDONLY,
+    })]);
   });
 
   it('expands "cgroup" into runc\'s v1 layout on a hybrid host', () => {
@@ -55,9 +62,10 @@ describe('planMounts', () => {
       ['/sys/fs/cgroup/cpuacct', '', '', 'cpu,cpuacct'],
       ['/sys/fs/cgroup/memory', 'cgroup', 'memory', ''],
       ['/sys/fs/cgroup/systemd', 'cgroup', 'name=systemd', ''],
-      ['/sys/fs/cgroup/unified', 'cgroup2', '', ''],
+      ['/sys/fs/cgroup/unified', '', '', ''],
       ['/sys/fs/cgroup', '', '', ''],
     ]);
+    expect(plan.at(-2)).toMatchObject({ source: '/sys/fs/cgroup/unified', flags: MS.BIND | MS.REC, remountFlags: MS.NOSUID | MS.RDONLY });
     // The tmpfs is made read-only only after the hierarchies are mounted in it.
     expect(plan[0].flags & MS.RDONLY).toBe(0);
     expect(plan.at(-1)!.flags).toBe(MS.REMOUNT | MS.NOSUID | MS.RDONLY);

@@ -10,7 +10,7 @@
 //                              the kernel, busybox, this file and init.sh are
 //                              unchanged
 // Usage: node test/vm/build-image.mjs [--force]    (prints the image paths)
-// Import: ensureImage() -> { kernel, initrd, kver, cmdlineModules }
+// Import: ensureImage() -> { kernel, initrd, kver, hz, key }
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -237,7 +237,14 @@ export function ensureImage({ force = false, quiet = false } = {}) {
   const kernel = join(cacheDir, `vmlinux-${k.kver}`);
   const initrd = join(cacheDir, `initramfs-${k.kver}.cpio`);
   const meta = join(cacheDir, 'image.json');
-  const result = { kernel, initrd, kver: k.kver, key };
+  let hz = 250;
+  try {
+    const m = /^CONFIG_HZ=(\d+)$/m.exec(readFileSync(join('/boot', `config-${k.kver}`), 'utf8'));
+    if (m) hz = Number(m[1]);
+  } catch {
+    // no config: Debian's default
+  }
+  const result = { kernel, initrd, kver: k.kver, key, hz };
   if (!force && existsSync(kernel) && existsSync(initrd) && existsSync(meta)) {
     try {
       if (JSON.parse(readFileSync(meta, 'utf8')).key === key) return result;

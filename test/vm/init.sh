@@ -147,11 +147,13 @@ stage2() {
   echo "start $(cat /proc/uptime)" >"$CTL"
 
   # The job runs as a child of this shell; while `wait` blocks, ash reaps every
-  # child that exits, orphans reparented to PID 1 included.
-  export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-  export HOME=/root
+  # child that exits, orphans reparented to PID 1 included. It gets exactly the
+  # environment that job.sh exports, and the host's /bin/sh, not busybox's
+  # (which prefers its own applets to the commands on PATH).
   cd /
-  $BB sh /run/ocirun-vm/job.sh </dev/null >"$out" 2>"$err" &
+  sh=/bin/sh
+  [ -x $sh ] || sh="$BB sh"
+  $BB env -i $sh /run/ocirun-vm/job.sh </dev/null >"$out" 2>"$err" &
   pid=$!
   wait $pid
   status=$?

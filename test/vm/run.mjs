@@ -13,8 +13,8 @@
 //
 // From tests: `await runInVm(['sh', '-c', '...'], { timeout: 120 })` resolves to
 // { status, stdout, stderr, timedOut, timings, console }.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,6 +24,8 @@ import { ensureImage } from './build-image.mjs';
 const QEMU = 'qemu-system-x86_64';
 const VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
 const CONSOLE_KEEP = 256 * 1024;
+// Where the guest mounts filesystems of its own over the host's tree (init.sh).
+const GUEST_MOUNTS = ['/proc', '/sys', '/dev', '/run', '/tmp'];
 
 // Host-only variables that mean nothing (or the wrong thing) in the guest.
 const DROP_ENV = /^(VITEST.*|TMPDIR|TMP|TEMP|DISPLAY|WAYLAND_DISPLAY|XDG_.*|SSH_.*|DBUS_.*|TERM|TERM_PROGRAM.*|COLORTERM|PWD|OLDPWD|SHLVL|_|INVOCATION_ID|JOURNAL_STREAM|NODE_CHANNEL_FD|NODE_UNIQUE_ID|NODE_V8_COVERAGE|NODE_OPTIONS)$/;
@@ -43,17 +45,21 @@ function shq(s) {
 
 function jobScript(cmd, cwd, env) {
   const lines = ['# written by test/vm/run.mjs'];
-  for (const [k, v] of Object.entries(env)) lines.push(`export ${k}=${shq(v)}`);
+  for (const [k, v] of Object.entries(env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`runInVm: bad environment variable name ${JSON.stringify(k)}`);
+    if (v !== undefined && v !== null) lines.push(`export ${k}=${shq(v)}`);
+  }
+  lines.push('export PATH="${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}" HOME="${HOME:-/root}"');
   lines.push(`cd ${shq(cwd)} || exit 125`);
   lines.push(`exec ${cmd.map(shq).join(' ')}`);
   return lines.join('\n') + '\n';
 }
 
+/** QEMU-style size (a plain number is MiB) -> MiB. */
 function parseSize(s) {
   const m = /^(\d+)([KMGT]?)i?B?$/i.exec(String(s).trim());
   if (!m) throw new Error(`bad memory size ${s} (want e.g. 2G or 1536M)`);
-  const mult = { '': 1 << 20, K: 1 / 1024, M: 1, G: 1024, T: 1024 * 1024 }[m[2].toUpperCase()];
-  const mib = Math.floor(Number(m[1]) * (m[2] === '' ? 1 : mult));
+  const mib = Math.floor(Number(m[1]) * { '': 1, K: 1 / 1024, M: 1, G: 1024, T: 1024 * 1024 }[m[2].toUpperCase()]);
   if (mib < 256) throw new Error(`memory ${s} is too small (at least 256M)`);
   return mib;
 }
@@ -69,6 +75,16 @@ process.on('exit', () => {
     }
   }
 });
+
+const SETPRIV = '/usr/bin/setpriv';
+/**
+ * spawn(), with the child killed by the kernel if this process dies first
+ * (SIGKILLed test worker: no 'exit' handler runs), through setpriv --pdeathsig.
+ */
+function spawnTied(file, args, options) {
+  if (existsSync(SETPRIV)) return spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', file, ...args], options);
+  return spawn(file, args, options);
+}
 
 function killChild(child) {
   if (child && child.exitCode === null && child.signalCode === null) {
@@ -131,35 +147,125 @@ export class VmError extends Error {
   }
 }
 
+/** Removes the run directories of runs whose process was killed before it could clean up. */
+function sweepStaleDirs() {
+  let names = [];
+  try {
+    names = readdirSync(tmpdir()).filter((n) => n.startsWith('ocirun-vm-'));
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const d = join(tmpdir(), n);
+    try {
+      const pid = Number(readFileSync(join(d, 'owner'), 'utf8'));
+      if (!(pid > 0)) continue;
+      try {
+        process.kill(pid, 0);
+        continue; // still running
+      } catch (e) {
+        if (e.code !== 'ESRCH') continue;
+      }
+      // Only once its QEMU is gone too (it dies with its parent, but not at once).
+      if (statSync(d).mtimeMs > Date.now() - 60_000) continue;
+      rmSync(d, { recursive: true, force: true });
+    } catch {
+      // not ours, or being removed
+    }
+  }
+}
+
+let tscKhzCache;
+/**
+ * The host's TSC frequency in kHz (null when unknown). Under TCG the guest's
+ * TSC is the host's, and the guest cannot calibrate it against the PIT when
+ * the host is busy (microvm has no HPET or ACPI PM timer to fall back on): it
+ * then hangs at boot. Passing tsc_early_khz= skips that calibration.
+ */
+export function hostTscKhz() {
+  if (tscKhzCache !== undefined) return tscKhzCache;
+  tscKhzCache = null;
+  const r = spawnSync('dmesg', [], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
+  const log = r.status === 0 ? r.stdout : '';
+  const m = /tsc: Refined TSC clocksource calibration: ([\d.]+) MHz/.exec(log)
+    ?? /tsc: Detected ([\d.]+) MHz processor/.exec(log);
+  if (m) {
+    tscKhzCache = Math.round(Number(m[1]) * 1000);
+  } else {
+    try {
+      const c = /^cpu MHz\s*:\s*([\d.]+)/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+      if (c) tscKhzCache = Math.round(Number(c[1]) * 1000);
+    } catch {
+      // unknown
+    }
+  }
+  return tscKhzCache;
+}
+
 /**
  * Boots the VM, runs cmd (argv array) inside and resolves to
  * { status, stdout, stderr, timedOut, timings: { bootMs, guestUptimeAtStart,
- * commandMs, totalMs }, console }. status is 124 on timeout. Rejects with a
- * VmError (console attached) when the VM fails before reporting an exit status.
+ * commandMs, totalMs, boots }, console }. status is 124 on timeout. Rejects
+ * with a VmError (console attached) when the VM fails before reporting an exit
+ * status. A VM that does not reach the command within bootTimeout is killed
+ * and booted again (bootRetries times).
  *
- * opts: timeout (seconds, default 600), mem ('2G'), cpus (2), cwd
- * (process.cwd()), env (replaces the default guestEnv()), fs ('virtiofs' | '9p'),
- * machine ('microvm' | 'q35'), stdout / stderr (writable streams that also get
- * the output as it comes), verbose (guest console to process.stderr), debug
- * (trace /init), signal (AbortSignal: kills the VM).
+ * opts: timeout (seconds for everything, default 600; 0 = none), bootTimeout
+ * (seconds, 90), bootRetries (1), mem ('2G'), cpus (2), cwd (process.cwd()),
+ * env (replaces the default guestEnv()), fs ('virtiofs' | '9p'), machine
+ * ('microvm' | 'q35'), stdout / stderr (writable streams that also get the
+ * output as it comes), verbose (guest console to process.stderr), debug (kernel
+ * messages and an /init trace), signal (AbortSignal: kills the VM).
  */
 export async function runInVm(cmd, opts = {}) {
   if (!Array.isArray(cmd) || cmd.length === 0) throw new Error('runInVm: cmd must be a non-empty array');
   const t0 = Date.now();
-  const timeoutS = Number(opts.timeout ?? 600);
-  const memMiB = parseSize(opts.mem ?? '2G');
-  const cpus = Number(opts.cpus ?? 2);
-  const fs = opts.fs ?? 'virtiofs';
-  const machine = opts.machine ?? 'microvm';
-  const cwd = resolve(opts.cwd ?? process.cwd());
-  const env = opts.env ?? guestEnv();
-  if (!['virtiofs', '9p'].includes(fs)) throw new Error(`runInVm: fs must be virtiofs or 9p, not ${fs}`);
-  if (!['microvm', 'q35'].includes(machine)) throw new Error(`runInVm: machine must be microvm or q35, not ${machine}`);
+  const o = {
+    timeout: Number(opts.timeout ?? 600),
+    bootTimeout: Number(opts.bootTimeout ?? 90),
+    memMiB: parseSize(opts.mem ?? '2G'),
+    cpus: Number(opts.cpus ?? 2),
+    fs: opts.fs ?? 'virtiofs',
+    machine: opts.machine ?? 'microvm',
+    cwd: resolve(opts.cwd ?? process.cwd()),
+    env: opts.env ?? guestEnv(),
+    stdout: opts.stdout,
+    stderr: opts.stderr,
+    verbose: !!(opts.verbose || opts.debug),
+    debug: !!opts.debug,
+    signal: opts.signal,
+  };
+  if (!['virtiofs', '9p'].includes(o.fs)) throw new Error(`runInVm: fs must be virtiofs or 9p, not ${o.fs}`);
+  if (!['microvm', 'q35'].includes(o.machine)) throw new Error(`runInVm: machine must be microvm or q35, not ${o.machine}`);
+  if (!Number.isInteger(o.cpus) || o.cpus < 1) throw new Error(`runInVm: bad cpus ${opts.cpus}`);
+  // The guest mounts its own filesystems there: the host's files are hidden.
+  const hidden = GUEST_MOUNTS.find((m) => o.cwd === m || o.cwd.startsWith(`${m}/`));
+  if (hidden) {
+    throw new Error(`runInVm: cwd ${o.cwd} is hidden in the VM by its own ${hidden}; use a directory of the host's root filesystem (e.g. under build/)`);
+  }
+  const image = ensureImage({ quiet: !o.verbose });
+  const deadline = o.timeout > 0 ? t0 + o.timeout * 1000 : Infinity;
+  const retries = Number(opts.bootRetries ?? 1);
+  for (let boot = 1; ; boot++) {
+    const r = await bootOnce(cmd, o, image, deadline);
+    if (r.bootFailed && boot <= retries && Date.now() < deadline && !o.signal?.aborted) {
+      process.stderr.write(`ocirun vm: the VM did not reach the command (${r.bootFailed}); booting again\n`);
+      continue;
+    }
+    r.timings.totalMs = Date.now() - t0;
+    r.timings.boots = boot;
+    if (r.error) throw r.error;
+    return r.result;
+  }
+}
 
-  const image = ensureImage({ quiet: !opts.verbose });
+async function bootOnce(cmd, o, image, deadline) {
+  const t0 = Date.now();
+  sweepStaleDirs();
   const dir = mkdtempSync(join(tmpdir(), 'ocirun-vm-'));
+  writeFileSync(join(dir, 'owner'), `${process.pid}\n`);
   const job = join(dir, 'job.sh');
-  writeFileSync(job, jobScript(cmd, cwd, env));
+  writeFileSync(job, jobScript(cmd, o.cwd, o.env));
 
   const out = [];
   const err = [];
@@ -175,22 +281,28 @@ export async function runInVm(cmd, opts = {}) {
   let virtiofsdLog = '';
   let qemuLog = '';
   let timer = null;
+  let bootTimer = null;
   let timedOut = false;
+  let bootTimedOut = false;
   let aborted = false;
-  const onAbort = () => {
-    aborted = true;
+  const stop = () => {
     killChild(qemu);
     killChild(virtiofsd);
   };
+  const onAbort = () => {
+    aborted = true;
+    stop();
+  };
+  const timings = { bootMs: null, guestUptimeAtStart: null, commandMs: null, totalMs: null, boots: 1 };
 
   try {
     const sock = (name, onData) => listenSocket(join(dir, `${name}.sock`), onData).then((s) => { sockets.push(s); return s; });
     await sock('con', (d) => {
       consoleText = (consoleText + d.toString('latin1')).slice(-CONSOLE_KEEP);
-      if (opts.verbose) process.stderr.write(d);
+      if (o.verbose) process.stderr.write(d);
     });
-    await sock('out', (d) => { out.push(d); opts.stdout?.write(d); });
-    await sock('err', (d) => { err.push(d); opts.stderr?.write(d); });
+    await sock('out', (d) => { out.push(d); o.stdout?.write(d); });
+    await sock('err', (d) => { err.push(d); o.stderr?.write(d); });
     await sock('ctl', (d) => {
       ctlText += d.toString();
       let nl;
@@ -201,6 +313,7 @@ export async function runInVm(cmd, opts = {}) {
         if (word === 'start') {
           startedAt = Date.now();
           guestUptimeAtStart = Number(rest[0]);
+          clearTimeout(bootTimer);
         } else if (word === 'exit') {
           exitLine = { status: Number(rest[0]), at: Date.now() };
         } else if (word === 'fail') {
@@ -209,20 +322,22 @@ export async function runInVm(cmd, opts = {}) {
       }
     });
 
-    const mods = ['base', machine === 'microvm' ? 'mmio' : 'pci', fs].join(',');
+    const mods = ['base', o.machine === 'microvm' ? 'mmio' : 'pci', o.fs].join(',');
+    const tscKhz = hostTscKhz();
     const append = [
-      'console=ttyS0', 'quiet', 'loglevel=3', 'panic=-1', 'reboot=t', 'mitigations=off', 'nokaslr',
-      'tsc=reliable', 'no_timer_check', 'random.trust_cpu=on', 'i8042.noaux', 'i8042.nomux', 'i8042.nopnp',
-      'i8042.dumbkbd', 'rdinit=/init', `ocirun.fs=${fs}`, `ocirun.mods=${mods}`, `ocirun.job=${job}`,
-      ...(opts.debug ? ['ocirun.debug=1'] : []),
+      'console=ttyS0', ...(o.debug ? [] : ['quiet', 'loglevel=3']), 'panic=-1', 'reboot=t', 'mitigations=off',
+      'nokaslr', 'tsc=reliable', ...(tscKhz ? [`tsc_early_khz=${tscKhz}`, `lpj=${Math.round((tscKhz * 1000) / image.hz)}`] : []),
+      'no_timer_check', 'random.trust_cpu=on', 'i8042.noaux', 'i8042.nomux', 'i8042.nopnp', 'i8042.dumbkbd',
+      'rdinit=/init', `ocirun.fs=${o.fs}`, `ocirun.mods=${mods}`, `ocirun.job=${job}`,
+      ...(o.debug ? ['ocirun.debug=1'] : []),
     ].join(' ');
-    const dev = (mmio, pci) => (machine === 'microvm' ? mmio : pci);
+    const dev = (mmio, pci) => (o.machine === 'microvm' ? mmio : pci);
     const args = [
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
       '-accel', 'tcg,thread=multi',
       '-cpu', 'max',
-      '-smp', String(cpus),
-      '-m', `${memMiB}M`,
+      '-smp', String(o.cpus),
+      '-m', `${o.memMiB}M`,
       '-kernel', image.kernel,
       '-initrd', image.initrd,
       '-append', append,
@@ -234,28 +349,33 @@ export async function runInVm(cmd, opts = {}) {
       const name = { ctl: 'ocirun.ctl', out: 'ocirun.stdout', err: 'ocirun.stderr' }[p];
       args.push('-chardev', `socket,id=${p},path=${join(dir, `${p}.sock`)}`, '-device', `virtserialport,chardev=${p},name=${name}`);
     }
-    if (machine === 'microvm') {
-      args.push('-machine', `microvm,acpi=on,auto-kernel-cmdline=off,pcie=off,rtc=on${fs === 'virtiofs' ? ',memory-backend=mem' : ''}`);
+    const memBackend = o.fs === 'virtiofs' ? ',memory-backend=mem' : '';
+    if (o.machine === 'microvm') {
+      // Modern (virtio 1.0) virtio-mmio: vhost-user (virtiofsd) refuses legacy devices.
+      args.push('-machine', `microvm,acpi=on,auto-kernel-cmdline=off,pcie=off,rtc=on${memBackend}`,
+        '-global', 'virtio-mmio.force-legacy=false');
     } else {
-      args.push('-machine', `q35${fs === 'virtiofs' ? ',memory-backend=mem' : ''}`);
+      args.push('-machine', `q35${memBackend}`);
     }
 
-    if (fs === 'virtiofs') {
+    if (o.fs === 'virtiofs') {
       // virtiofsd serves the host's / (read-only in the guest: the overlay
-      // never writes to its lower layer); QEMU's guest RAM must be shared memory.
+      // never writes to its lower layer); the guest's RAM must be shared memory.
+      // sandbox=chroot: the namespace sandbox cannot pivot_root into "/".
       const vfsSock = join(dir, 'vfs.sock');
-      virtiofsd = spawn(VIRTIOFSD, [
+      virtiofsd = spawnTied(VIRTIOFSD, [
         `--socket-path=${vfsSock}`, '-o', 'source=/', '-o', 'cache=always', '-o', 'sandbox=chroot',
         '-o', 'no_posix_lock', '-o', 'no_flock', '-o', 'log_level=err', '--rlimit-nofile=65536',
       ], { stdio: ['ignore', 'ignore', 'pipe'] });
       live.add(virtiofsd);
       virtiofsd.once('close', () => live.delete(virtiofsd));
+      virtiofsd.once('error', (e) => { virtiofsdLog += `${e.message}\n`; });
       virtiofsd.stderr.on('data', (d) => { virtiofsdLog = (virtiofsdLog + d).slice(-16384); });
       if (!(await waitForFile(vfsSock, virtiofsd, 10_000))) {
-        throw new VmError(`virtiofsd did not start: ${virtiofsdLog.trim() || 'no output'}`, {});
+        return { error: new VmError(`virtiofsd did not start: ${virtiofsdLog.trim() || 'no output'}`, {}), timings };
       }
       args.push(
-        '-object', `memory-backend-memfd,id=mem,size=${memMiB}M,share=on`,
+        '-object', `memory-backend-memfd,id=mem,size=${o.memMiB}M,share=on`,
         '-chardev', `socket,id=vfs,path=${vfsSock}`,
         '-device', `${dev('vhost-user-fs-device', 'vhost-user-fs-pci')},chardev=vfs,tag=hostroot,queue-size=1024`,
       );
@@ -266,48 +386,50 @@ export async function runInVm(cmd, opts = {}) {
       );
     }
 
-    if (opts.signal?.aborted) throw new VmError('aborted', {});
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    qemu = spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (o.signal?.aborted) return { error: new VmError('aborted', {}), timings };
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    qemu = spawnTied(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(qemu);
     qemu.once('close', () => live.delete(qemu));
     qemu.stdout.on('data', (d) => { qemuLog = (qemuLog + d).slice(-16384); });
     qemu.stderr.on('data', (d) => { qemuLog = (qemuLog + d).slice(-16384); });
     const spawnError = new Promise((res) => qemu.once('error', (e) => res(e)));
-    if (timeoutS > 0) {
-      timer = setTimeout(() => {
-        timedOut = true;
-        killChild(qemu);
-        killChild(virtiofsd);
-      }, timeoutS * 1000);
+    if (deadline !== Infinity) {
+      timer = setTimeout(() => { timedOut = true; stop(); }, Math.max(0, deadline - Date.now()));
+    }
+    if (o.bootTimeout > 0) {
+      bootTimer = setTimeout(() => { if (startedAt === null) { bootTimedOut = true; stop(); } }, o.bootTimeout * 1000);
     }
     const e = await Promise.race([waitExit(qemu).then(() => null), spawnError]);
-    if (e) throw new VmError(`cannot run ${QEMU}: ${e.message}`, {});
+    if (e) return { error: new VmError(`cannot run ${QEMU}: ${e.message}`, {}), timings };
     clearTimeout(timer);
+    clearTimeout(bootTimer);
     await Promise.all(sockets.map((s) => s.drained(2000)));
     const stdout = Buffer.concat(out).toString();
     const stderr = Buffer.concat(err).toString();
-    const timings = {
-      bootMs: startedAt === null ? null : startedAt - t0,
-      guestUptimeAtStart,
-      commandMs: startedAt === null || !exitLine ? null : exitLine.at - startedAt,
-      totalMs: Date.now() - t0,
-    };
-    if (timedOut) return { status: 124, stdout, stderr, timedOut: true, timings, console: consoleText };
-    if (aborted) throw new VmError('aborted', { stdout, stderr, console: consoleText });
+    timings.bootMs = startedAt === null ? null : startedAt - t0;
+    timings.guestUptimeAtStart = guestUptimeAtStart;
+    timings.commandMs = startedAt === null || !exitLine ? null : exitLine.at - startedAt;
+    const result = { status: 0, stdout, stderr, timedOut: false, timings, console: consoleText };
+    if (aborted) return { error: new VmError('aborted', result), timings };
+    if (timedOut && !exitLine) return { result: { ...result, status: 124, timedOut: true }, timings };
     if (!exitLine) {
       const why = failLine ? `its /init failed: ${failLine}`
-        : startedAt ? 'the VM stopped before the command finished'
-          : 'the VM stopped before running the command';
-      throw new VmError(
-        `${why} (qemu exit ${qemu.exitCode ?? qemu.signalCode})\n${qemuLog.trim()}\n${virtiofsdLog.trim()}\n--- guest console (tail) ---\n${consoleText.slice(-8000)}`,
-        { stdout, stderr, console: consoleText, timings },
+        : bootTimedOut ? `the command had not started after ${o.bootTimeout} s`
+          : startedAt ? 'the VM stopped before the command finished'
+            : 'the VM stopped before running the command';
+      const error = new VmError(
+        `${why} (qemu exit ${qemu.exitCode ?? qemu.signalCode})\n${qemuLog.trim()}\n${virtiofsdLog.trim()}\n`
+        + `--- guest console (tail) ---\n${consoleText.slice(-8000)}`,
+        result,
       );
+      return { error, timings, bootFailed: startedAt === null && !failLine ? why : null };
     }
-    return { status: exitLine.status, stdout, stderr, timedOut: false, timings, console: consoleText };
+    return { result: { ...result, status: exitLine.status }, timings };
   } finally {
     clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onAbort);
+    clearTimeout(bootTimer);
+    o.signal?.removeEventListener('abort', onAbort);
     killChild(qemu);
     if (qemu) await waitExit(qemu);
     // virtiofsd ends when QEMU disconnects; make sure.
@@ -325,8 +447,8 @@ export async function runInVm(cmd, opts = {}) {
 
 function usage(code) {
   process.stderr.write(
-    'usage: node test/vm/run.mjs [--timeout S] [--mem 2G] [--cpus 2] [--fs virtiofs|9p]\n'
-    + '                            [--machine microvm|q35] [--verbose] [--debug] [--times] -- <command...>\n',
+    'usage: node test/vm/run.mjs [--timeout S] [--boot-timeout S] [--mem 2G] [--cpus 2]\n'
+    + '         [--fs virtiofs|9p] [--machine microvm|q35] [--verbose] [--debug] [--times] -- <command...>\n',
   );
   process.exit(code);
 }
@@ -343,6 +465,7 @@ async function main(argv) {
     };
     if (a === '--') { i++; break; }
     else if (a === '--timeout') opts.timeout = Number(val());
+    else if (a === '--boot-timeout') opts.bootTimeout = Number(val());
     else if (a === '--mem') opts.mem = val();
     else if (a === '--cpus') opts.cpus = Number(val());
     else if (a === '--fs') opts.fs = val();

@@ -1,0 +1,198 @@
+// Helpers shared by the bench/*.mjs files (not a benchmark itself: run-all
+// skips it). Everything here is plain Node so benches run from a fresh build.
+import { spawn } from 'node:child_process';
+import { accessSync, closeSync, constants, openSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildDefaultBundle } from '../rootfs-tools/default-bundle.mjs';
+
+export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const OCIRUN = join(repo, 'bin', 'ocirun');
+
+export function which(cmd) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, cmd), constants.X_OK);
+      return join(dir, cmd);
+    } catch {}
+  }
+  return null;
+}
+
+/** Parses `--name value` / `--name=value` integer flags: parseIntFlags(argv, { runs: 40 }). */
+export function parseIntFlags(argv, defaults, usage) {
+  const opts = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
+    const key = m?.[1];
+    if (argv[i] === '-h' || argv[i] === '--help') {
+      console.log(usage);
+      process.exit(0);
+    }
+    if (!m || !(key in defaults)) fail(`unknown argument ${argv[i]}\n${usage}`, 2);
+    const raw = m[2] ?? argv[++i];
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) fail(`--${key} must be a positive integer\n${usage}`, 2);
+    opts[key] = n;
+  }
+  return opts;
+}
+
+export function fail(msg, code = 1) {
+  console.error(`bench: ${msg}`);
+  process.exit(code);
+}
+
+export function requireRoot() {
+  if (process.getuid?.() !== 0) fail('ocirun and runc need root; run as root (e.g. sudo npm run bench)');
+}
+
+/** Resolves the runc binary, or null (with a note) when it is not installed. */
+export function findRunc() {
+  const runc = which('runc');
+  if (!runc) console.log('runc: not installed (apt-get install runc); printing ocirun figures only');
+  return runc;
+}
+
+/**
+ * Runs a command with stdin from /dev/null and stdout+stderr into `logFile`
+ * (never a pipe: a created container keeps its stdio open). Resolves
+ * { code, signal, ms, output, error }.
+ */
+export function exec(cmd, args, logFile) {
+  return new Promise((resolvePromise) => {
+    const fd = openSync(logFile, 'w');
+    let done = false;
+    const finish = (r) => {
+      if (done) return;
+      done = true;
+      closeSync(fd);
+      let output = '';
+      try {
+        output = readFileSync(logFile, 'utf8');
+      } catch {}
+      resolvePromise({ ...r, output });
+    };
+    const t0 = process.hrtime.bigint();
+    const child = spawn(cmd, args, { cwd: repo, stdio: ['ignore', fd, fd] });
+    child.on('error', (err) => finish({ code: null, signal: null, ms: NaN, error: err }));
+    child.on('exit', (code, signal) => finish({ code, signal, ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
+  });
+}
+
+export function describeFailure(r) {
+  if (r.error) return r.error.message;
+  const how = r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`;
+  const out = r.output.trim();
+  return out ? `${how}: ${out.split('\n').slice(-3).join(' | ')}` : how;
+}
+
+/** Throws with the command's output unless it exited 0. */
+export async function mustExec(cmd, args, logFile) {
+  const r = await exec(cmd, args, logFile);
+  if (r.code !== 0) throw new Error(`${cmd.split('/').pop()} ${args.join(' ')}: ${describeFailure(r)}`);
+  return r;
+}
+
+/** Nearest-rank percentile. */
+export function percentile(samples, p) {
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+export const median = (samples) => percentile(samples, 50);
+export const fmtMs = (v) => `${v.toFixed(1).padStart(7)} ms`;
+export const fmtKiB = (kib) => (kib >= 1024 ? `${(kib / 1024).toFixed(1)} MiB` : `${kib} KiB`);
+export const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
+
+export function vmRssKiB(pid = process.pid) {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+)\s+kB/m);
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]);
+}
+
+export const openFds = () => readdirSync('/proc/self/fd').length;
+export const hostMounts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).length;
+
+/** Children of this process that are zombies (exited, not reaped). */
+export function zombieChildren() {
+  const out = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (f[0] === 'Z' && Number(f[1]) === process.pid) out.push(Number(name));
+    } catch {}
+  }
+  return out;
+}
+
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * Where the state roots go: a tmpfs, as /run is on a systemd host, so that both
+ * runtimes' state writes cost what they cost in production. This VM's /run is
+ * on ext4, where every inode creation takes ~0.6 ms; OCIRUN_BENCH_STATE=DIR
+ * overrides (docs/performance.md).
+ */
+export function stateParent() {
+  if (process.env.OCIRUN_BENCH_STATE) return process.env.OCIRUN_BENCH_STATE;
+  try {
+    if (statfsSync('/dev/shm').type === TMPFS_MAGIC) return '/dev/shm';
+  } catch {}
+  return tmpdir();
+}
+
+/**
+ * A temp dir with a busybox bundle running `args`, and one --root per runtime
+ * (on tmpfs, see stateParent). Interrupts (Ctrl-C) are turned into an
+ * exception at the next checkpoint so `finally` blocks clean up.
+ */
+export async function benchDir(args) {
+  const dir = await mkdtemp(join(tmpdir(), 'ocirun-bench-'));
+  const state = await mkdtemp(join(stateParent(), 'ocirun-bench-state-'));
+  const bundle = join(dir, 'bundle');
+  await buildDefaultBundle(bundle, { args, editSpec: (s) => { s.process.terminal = false; } });
+  return {
+    dir,
+    bundle,
+    state,
+    log: join(dir, 'out.log'),
+    rootOf: (name) => join(state, `root-${name}`),
+    remove: async () => {
+      await rm(dir, { recursive: true, force: true });
+      await rm(state, { recursive: true, force: true });
+    },
+  };
+}
+
+let interrupted = null;
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { interrupted = sig; });
+export function checkInterrupted() {
+  if (interrupted) throw new Error(`interrupted by ${interrupted}`);
+}
+
+/** Runs `fn(i)` for i < n with at most `width` in flight. */
+export async function pool(n, width, fn) {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      checkInterrupted();
+      await fn(next++);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, n) }, worker));
+}
+
+/** Loads the built library (dist/), with a clear message when it is not built. */
+export async function loadLibrary() {
+  try {
+    return await import(join(repo, 'dist', 'index.js'));
+  } catch (err) {
+    fail(`the library is not built (${err.message.split('\n')[0]}): run "npm run build"`);
+  }
+}

@@ -1,0 +1,88 @@
+// Where hooks meet the lifecycle (runtime-spec runtime.md#lifecycle): what the
+// helper runs itself goes into its plan; what runs in the runtime's
+// namespaces runs here, at the same points, with the state the spec asks for.
+import { closeSync, writeSync } from 'node:fs';
+import type { InitHooksPlan } from '../native/plan.js';
+import { HookKind } from '../native/protocol.js';
+import type { Hook, Hooks } from '../oci/types.js';
+import { hookState, statePieces, type StateSource } from './state.js';
+import { runHooks, runHooksWarning } from './run.js';
+
+const initHook = (kind: HookKind) => (h: Hook) => ({ kind, path: h.path, args: h.args, env: h.env, timeout: h.timeout });
+
+/**
+ * The helper's share: createContainer and startContainer hooks with their
+ * state, and whether it must pause for prestart/createRuntime (runc passes
+ * "creating" to the create-time hooks and "created" to startContainer).
+ */
+export function planInitHooks(hooks: Hooks | undefined, src: StateSource): InitHooksPlan | undefined {
+  if (!hooks) return undefined;
+  const create = (hooks.createContainer ?? []).map(initHook(HookKind.CREATE_CONTAINER));
+  const start = (hooks.startContainer ?? []).map(initHook(HookKind.START_CONTAINER));
+  const pause = (hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) > 0;
+  if (!pause && create.length === 0 && start.length === 0) return undefined;
+  return {
+    pauseForRuntimeHooks: pause,
+    hooks: [...create, ...start],
+    stateCreate: create.length > 0 ? statePieces(src, 'creating') : undefined,
+    stateStart: start.length > 0 ? statePieces(src, 'created') : undefined,
+  };
+}
+
+/**
+ * prestart then createRuntime, run when the helper reaches the createRuntime
+ * point (spawnContainer's onHooks). The helper waits for our answer on the
+ * fd: 'h' goes on, 'a' makes it exit; spawnContainer then rejects and
+ * failure() says why.
+ */
+export class RuntimeHookGate {
+  private running?: Promise<void>;
+
+  constructor(private readonly hooks: Hooks, private readonly src: StateSource) {}
+
+  /** Undefined when there is nothing to run, so the helper is not asked to pause. */
+  static for(hooks: Hooks | undefined, src: StateSource): RuntimeHookGate | undefined {
+    if ((hooks?.prestart?.length ?? 0) + (hooks?.createRuntime?.length ?? 0) === 0) return undefined;
+    return new RuntimeHookGate(hooks!, src);
+  }
+
+  readonly onHooks = (pid: number, fd: number): void => {
+    const state = hookState(this.src, 'creating', pid);
+    this.running = (async () => {
+      let answer = 'a';
+      try {
+        await runHooks('prestart', this.hooks.prestart, state);
+        await runHooks('createRuntime', this.hooks.createRuntime, state);
+        answer = 'h';
+      } finally {
+        try {
+          writeSync(fd, answer);
+        } catch {
+          // The init is gone already; spawnContainer reports that.
+        }
+        closeSync(fd);
+      }
+    })();
+    this.running.catch(() => {}); // observed through failure()
+  };
+
+  /** After spawnContainer rejected: the hook failure behind it, once the hooks are over. */
+  async failure(): Promise<unknown> {
+    try {
+      await this.running;
+      return undefined;
+    } catch (err) {
+      return err;
+    }
+  }
+}
+
+/** poststart: a failure is the caller's to handle (the container is killed). */
+export async function runPoststart(hooks: Hooks | undefined, src: StateSource, pid: number): Promise<void> {
+  await runHooks('poststart', hooks?.poststart, hookState(src, 'running', pid));
+}
+
+/** poststop: after the container is gone; failures are warnings. */
+export async function runPoststop(hooks: Hooks | undefined, src: StateSource, warn: (msg: string) => void): Promise<void> {
+  await runHooksWarning('poststop', hooks?.poststop, hookState(src, 'stopped'), warn);
+}

@@ -1,0 +1,236 @@
+// exec: one more process in a created or running container, as `runc exec`.
+//
+// The process starts from the container's own (the config recorded at
+// create) with the caller's overrides, or is a whole OCI process object
+// (--process). The helper runs in exec mode (native/init/exec_mode.cc): it
+// joins the init's cgroups and namespaces and forks, so the process is our
+// child inside the pid namespace; we wait for it unless detached.
+import { closeSync, readFileSync, writeSync } from 'node:fs';
+import { constants } from 'node:os';
+import { resolve } from 'node:path';
+import type { RuntimeContext } from '../context.js';
+import { ConfigError, OciError, SystemError } from '../errors.js';
+import { validateSpec } from '../config/validate.js';
+import { helperPath, native } from '../native/binding.js';
+import { encodePlan, type InitPlan } from '../native/plan.js';
+import { NAMESPACES } from '../oci/tables.js';
+import type { Process, Spec } from '../oci/types.js';
+import { planProcess } from '../process/plan.js';
+import { deriveStatus } from '../state/status.js';
+import { writeFileAtomic, type ContainerRecord } from '../state/store.js';
+import { ProcessIo, sendPidfd, type ProcessIoOptions } from '../io/process-io.js';
+import { AttachedTerminal, copyWindowSize } from '../io/terminal.js';
+import { execCgroupProcs } from './exec-cgroups.js';
+import { buildInitPlan } from './plan.js';
+import { exitCodeOf, openInit, waitExit } from './process.js';
+
+/** The /proc/<pid>/ns names of the config's namespace types. */
+const NS_FILES: Record<string, string> = {
+  pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time',
+};
+
+export interface ExecProcessOverrides {
+  /** The command; required unless `process` is given. */
+  args?: string[];
+  /** Added to the container's environment; a name already there is replaced. */
+  env?: string[];
+  cwd?: string;
+  uid?: number;
+  gid?: number;
+  additionalGids?: number[];
+  /** Added to the bounding, effective and permitted sets (and ambient when the config has inheritable ones). */
+  caps?: string[];
+  noNewPrivileges?: boolean;
+  /** -t: allocate a terminal (the container's own `terminal` setting is not inherited). */
+  tty?: boolean;
+  apparmorProfile?: string;
+}
+
+export interface ExecOptions extends ExecProcessOverrides, Omit<ProcessIoOptions, 'attached' | 'listenFds'> {
+  /** --process: the whole process object; the overrides above are then not used (as in runc). */
+  process?: Process;
+  /** -d: return once the process has started. */
+  detach?: boolean;
+  pidFile?: string;
+  pidfdSocket?: string;
+  /** Pausing is not implemented yet, so there is never a paused container to refuse. */
+  ignorePaused?: boolean;
+  /** fds that become the process's stdin, stdout, stderr; default 0, 1, 2. */
+  stdio?: [number, number, number];
+  /** Signals delivered to this process that are passed on to the exec'd process. */
+  forwardSignals?: NodeJS.Signals[];
+}
+
+export interface ExecStarted {
+  /** The process's pid in the runtime's pid namespace. */
+  pid: number;
+  /** A pidfd for it (the caller closes it); it is our child, so waitExit() gets its status. */
+  pidfd: number;
+  /** Attached with a terminal: the pty master, owned by the caller. */
+  terminal?: number;
+}
+
+/** runc's getProcess for the flags case: the container's process with the caller's changes. */
+export function execProcessFrom(config: Spec, o: ExecProcessOverrides): Process {
+  if (!config.process) throw new OciError('ERR_INVALID_CONFIG', 'the container has no process to start from');
+  const base = structuredClone(config.process);
+  const p: Process = { ...base, args: o.args ?? [], terminal: o.tty ?? false, user: { ...base.user } };
+  if (!p.terminal) delete p.consoleSize;
+  if (o.cwd !== undefined) p.cwd = o.cwd;
+  if (o.apparmorProfile !== undefined) p.apparmorProfile = o.apparmorProfile;
+  if (o.noNewPrivileges !== undefined) p.noNewPrivileges = o.noNewPrivileges;
+  if (o.uid !== undefined) p.user.uid = o.uid;
+  if (o.gid !== undefined) p.user.gid = o.gid;
+  if (o.additionalGids?.length) p.user.additionalGids = [...(p.user.additionalGids ?? []), ...o.additionalGids];
+  const env = [...(p.env ?? [])];
+  for (const e of o.env ?? []) {
+    const name = e.split('=', 1)[0];
+    const at = env.findIndex((x) => x.split('=', 1)[0] === name);
+    if (at >= 0) env[at] = e;
+    else env.push(e);
+  }
+  p.env = env;
+  if (o.caps?.length) {
+    const c = { ...(p.capabilities ?? {}) };
+    const add = (set: string[] | undefined): string[] => [...new Set([...(set ?? []), ...o.caps!])];
+    c.bounding = add(c.bounding);
+    c.effective = add(c.effective);
+    c.permitted = add(c.permitted);
+    // The kernel refuses ambient capabilities that are not inheritable too.
+    if (c.inheritable !== undefined) c.ambient = add(c.ambient);
+    p.capabilities = c;
+  }
+  return p;
+}
+
+/** Reads a --process file: one line naming what is wrong. */
+export function readProcessFile(file: string): Process {
+  let text: string;
+  try {
+    text = readFileSync(resolve(file), 'utf8');
+  } catch (err) {
+    throw new OciError('ERR_INVALID_ARGUMENT', `--process ${file}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  try {
+    return JSON.parse(text) as Process;
+  } catch (err) {
+    throw new OciError('ERR_INVALID_ARGUMENT', `--process ${file}: invalid JSON (${(err as Error).message})`);
+  }
+}
+
+/** The process as the validator sees it inside the container's config: errors name process.* paths. */
+function validated(config: Spec, p: Process): Process {
+  const { spec, problems } = validateSpec({ ...config, process: p }, { requireProcess: true });
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (!spec.process?.args?.length) throw new ConfigError([{ path: 'process.args', message: 'exec needs a command to run' }]);
+  return spec.process;
+}
+
+function buildExecPlan(ctx: RuntimeContext, record: ContainerRecord, p: Process, targetFd: number): InitPlan {
+  const config: Spec = { ...record.config, process: p };
+  // The create planner decides the container-wide parts (seccomp, personality) exactly as for the init.
+  const full = buildInitPlan(config, {
+    id: record.id, bundle: record.bundle, rootfs: record.rootfs, stateDir: ctx.store.dir(record.id), noPivot: false, debug: ctx.debug,
+  });
+  return {
+    namespaces: (config.linux?.namespaces ?? []).map((ns) => ({
+      type: NAMESPACES[ns.type], path: `/proc/${record.pid}/ns/${NS_FILES[ns.type]}`,
+    })),
+    uidMappings: [], gidMappings: [], rootfs: '', rootfsReadonly: false, noPivot: false,
+    mounts: [], devices: [], symlinks: [], maskedPaths: [], readonlyPaths: [], stateDir: '',
+    process: { ...full.process, ...planProcess(p, 'exec') },
+    timeOffsets: [], sysctls: [], debug: ctx.debug,
+    exec: { targetFd, cgroupProcs: execCgroupProcs(record.pid) },
+  };
+}
+
+/**
+ * Starts the process and resolves once it has exec'd its program (a failure
+ * to get that far rejects, with nothing left running). Does not wait for it.
+ */
+export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<ExecStarted> {
+  const record = ctx.store.read(id);
+  const status = deriveStatus(ctx.store, record);
+  if (status === 'stopped') throw new OciError('ERR_NOT_RUNNING', 'cannot exec in a stopped container');
+  if (status === 'creating') throw new OciError('ERR_NOT_RUNNING', `container "${id}" is still being created`);
+  const p = validated(record.config, opts.process ?? execProcessFrom(record.config, opts));
+  const io = new ProcessIo(p, { consoleSocket: opts.consoleSocket, preserveFds: opts.preserveFds, attached: !opts.detach });
+  const target = openInit(record);
+  if (target < 0) throw new OciError('ERR_NOT_RUNNING', 'cannot exec in a stopped container');
+  let pidfd = -1;
+  let controlFd = -1;
+  try {
+    const extra = io.open();
+    const plan = buildExecPlan(ctx, record, p, 4 + extra.length);
+    io.applyTo(plan);
+    let spawned;
+    try {
+      spawned = await native().spawnContainer({
+        helper: helperPath(), plan: encodePlan(plan), stdio: opts.stdio ?? [0, 1, 2], extraFds: [...extra, target],
+      });
+    } catch (err) {
+      throw SystemError.from(err, 'spawn');
+    }
+    ({ pidfd, controlFd } = spawned);
+    for (const w of spawned.warnings) ctx.logger.warn(w);
+    const terminal = io.takeMaster();
+    // Before the process runs: its first look at the terminal sees the right size.
+    if (terminal !== undefined) copyWindowSize([opts.stdio?.[0] ?? 0, opts.stdio?.[1] ?? 1], terminal);
+    writeSync(controlFd, 'c');
+    const cfd = controlFd;
+    controlFd = -1;
+    try {
+      await native().awaitExec(cfd);
+    } catch (err) {
+      if (terminal !== undefined) closeSync(terminal);
+      throw SystemError.from(err, 'exec');
+    }
+    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(spawned.pid));
+    if (opts.pidfdSocket !== undefined) sendPidfd(opts.pidfdSocket, pidfd);
+    ctx.logger.debug(`exec ${id}: pid ${spawned.pid}`);
+    return { pid: spawned.pid, pidfd, terminal };
+  } catch (err) {
+    if (controlFd >= 0) closeSync(controlFd);
+    if (pidfd >= 0) {
+      // Not ours to leave behind: it is our child, so this also reaps it.
+      try { native().pidfdSendSignal(pidfd, constants.signals.SIGKILL); } catch { /* already gone */ }
+      await waitExit(pidfd);
+      closeSync(pidfd);
+    }
+    throw err;
+  } finally {
+    closeSync(target);
+    io.close();
+  }
+}
+
+/** runc exec: the process's exit code (128+N for signal N); 0 at once when detached. */
+export async function execProcess(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<number> {
+  const { pidfd, terminal } = await startExec(ctx, id, opts);
+  if (opts.detach) {
+    closeSync(pidfd);
+    return 0;
+  }
+  const tty = terminal === undefined ? undefined
+    : new AttachedTerminal(terminal, { input: opts.stdio?.[0] ?? 0, output: opts.stdio?.[1] ?? 1 });
+  const handlers: Array<[NodeJS.Signals, () => void]> = [];
+  try {
+    for (const sig of (opts.forwardSignals ?? []).filter((s) => !(tty && s === 'SIGWINCH'))) {
+      const handler = (): void => {
+        try {
+          native().pidfdSendSignal(pidfd, constants.signals[sig]);
+        } catch {
+          // Already exited; its status is reported below.
+        }
+      };
+      process.on(sig, handler);
+      handlers.push([sig, handler]);
+    }
+    const status = await waitExit(pidfd);
+    return exitCodeOf(status);
+  } finally {
+    await tty?.finish();
+    for (const [sig, handler] of handlers) process.off(sig, handler);
+    closeSync(pidfd);
+  }
+}
