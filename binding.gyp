@@ -15,7 +15,8 @@
         "native/addon/fsops.cc",
         "native/addon/terminal.cc",
         "native/addon/execwait.cc",
-        "native/addon/hookgate.cc"
+        "native/addon/hookgate.cc",
+        "native/addon/bpf.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
@@ -52,7 +53,9 @@
         "native/init/apparmor.cc",
         "native/init/seccomp.cc",
         "native/init/seccomp_cache.cc",
-        "native/init/timing.cc"
+        "native/init/timing.cc",
+        "native/init/cgroup.cc",
+        "native/init/plan_cgroup.cc"
       ],
       "include_dirs": ["native"],
       "defines": ["_GNU_SOURCE"],

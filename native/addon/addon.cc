@@ -11,6 +11,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterFsOps(env, exports);
   RegisterTerminal(env, exports);
   RegisterExecWait(env, exports);
+  RegisterBpf(env, exports);
   return exports;
 }
 

@@ -19,5 +19,6 @@ void RegisterPidfd(Napi::Env env, Napi::Object exports);
 void RegisterFsOps(Napi::Env env, Napi::Object exports);
 void RegisterTerminal(Napi::Env env, Napi::Object exports);   // terminal.cc
 void RegisterExecWait(Napi::Env env, Napi::Object exports);   // execwait.cc
+void RegisterBpf(Napi::Env env, Napi::Object exports);        // bpf.cc
 
 }  // namespace ocirun

@@ -158,6 +158,13 @@ enum PlanTag : uint16_t {
   PLAN_EXEC_CGROUP = 211,    // string, repeated: a host cgroup.procs file the exec'd process joins first
 
   PLAN_TIMING = 240,      // flag: record phase timestamps and send them as MSG_TIMING
+
+  // cgroups (tags 260-279, decoded in native/init/plan_cgroup.cc; see docs/cgroups.md). Either one
+  // means "placed": a new cgroup namespace is then made by the init once it is in its cgroups.
+  PLAN_CGROUP_DIR = 260,   // string: v2 cgroup directory, opened by stage 0 before joining namespaces;
+                           //         the init is clone3()d into it (CLONE_INTO_CGROUP)
+  PLAN_CGROUP_PROCS = 261, // string, repeated: a cgroup.procs file, opened by stage 0 before joining
+                           //         namespaces; the init's pid is written to it before the init is released
 };
 
 enum MessageTag : uint16_t {

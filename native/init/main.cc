@@ -53,6 +53,7 @@ void arm_parent_death(int parent_pidfd) {
   while (n < 0 && errno == EINTR);
   if (n != 1 || go != 'g') _exit(1);  // stage 0 failed and reported it
   close(sync);
+  close_cgroups();
   // A session of its own, as runc gives every container process: the
   // runtime's terminal is not the container's, and a pty can become its
   // controlling terminal.
@@ -65,6 +66,8 @@ void arm_parent_death(int parent_pidfd) {
     arm_parent_death(parent_pidfd);
   }
   close(parent_pidfd);
+  // In its cgroups now (stage 0 saw to it before the 'g'), and root in its user namespace.
+  check(enter_cgroup_namespace(plan));
   debug("init running");
   mark(timing::INIT_RUNNING);
 
@@ -141,6 +144,7 @@ void arm_parent_death(int parent_pidfd) {
   // mapped to an unprivileged host uid can still reach exec.fifo through this fd.
   int statedirfd = open(plan.state_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (statedirfd < 0) check(fail(errno, "open", plan.state_dir, "open state directory"));
+  check(open_cgroups(plan));
   check(apply_initial_affinity(plan.process));
   // The listener path is a host path, reachable with our host credentials.
   check(connect_seccomp_listener(plan.process));
@@ -166,7 +170,7 @@ void arm_parent_death(int parent_pidfd) {
     check(fail(errno, "socketpair", "", "create sync channel"));
 
   int pidfd = -1;
-  pid_t pid = clone_init(plan, &pidfd);
+  pid_t pid = clone_init(plan, &pidfd, cgroup_dir_fd());
   if (pid < 0) die_report();
   if (pid == 0) {
     close(sv[0]);
@@ -177,7 +181,7 @@ void arm_parent_death(int parent_pidfd) {
   debug("init is pid %d", pid);
   // The pid goes out before anything else can fail, so that the runtime can
   // reap the init we kill on failure (it is the runtime's child, not ours).
-  bool ok = send_pid(pid, pidfd) && write_id_maps(plan, pid);
+  bool ok = send_pid(pid, pidfd) && place_init(plan, pid) && write_id_maps(plan, pid);
   mark(timing::ID_MAPPED);
   send_timing();  // before the init is released, so the two never write at once
   // MSG_NOSIGNAL: an init that already died must not take us down silently.

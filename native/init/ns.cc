@@ -115,11 +115,18 @@ bool setup_time_namespace(const Plan& plan) {
   return write_file("/proc/self/timens_offsets", s, "set time namespace offsets");
 }
 
-pid_t clone_init(const Plan& plan, int* pidfd) {
+pid_t clone_init(const Plan& plan, int* pidfd, int cgroup_fd) {
   clone_args args{};
   int fd = -1;
   // Time is excluded: it was unshared above and the child enters it anyway.
-  args.flags = CLONE_PARENT | CLONE_PIDFD | (plan.new_namespaces() & ~static_cast<uint64_t>(CLONE_NEWTIME));
+  uint64_t fresh = plan.new_namespaces() & ~static_cast<uint64_t>(CLONE_NEWTIME);
+  // Placed in a cgroup, the init makes its cgroup namespace itself once it is there (cgroup.cc).
+  if (plan.places_cgroup()) fresh &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
+  args.flags = CLONE_PARENT | CLONE_PIDFD | fresh;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
   args.pidfd = reinterpret_cast<uint64_t>(&fd);
   // With CLONE_PARENT the kernel demands exit_signal 0 and gives the child our
   // own exit signal (SIGCHLD), so the runtime can waitpid() it.

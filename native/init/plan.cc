@@ -389,7 +389,7 @@ bool decode_plan(const std::vector<uint8_t>& bytes, Plan* p) {
       case PLAN_NAMESPACE: case PLAN_UID_MAP: case PLAN_GID_MAP: case PLAN_MOUNT: case PLAN_DEVICE:
       case PLAN_SYMLINK: case PLAN_MASKED_PATH: case PLAN_READONLY_PATH: case PLAN_TIME_OFFSET:
       case PLAN_SYSCTL: case PLAN_HOOK: case PLAN_HOOK_STATE_CREATE: case PLAN_HOOK_STATE_START:
-      case PLAN_EXEC_CGROUP:
+      case PLAN_EXEC_CGROUP: case PLAN_CGROUP_PROCS:
         break;
       default:
         if (!seen.once(r.tag)) return false;
@@ -420,13 +420,15 @@ bool decode_plan(const std::vector<uint8_t>& bytes, Plan* p) {
       case PLAN_TIMING: ok = flag(r, &p->timing); break;
       case PLAN_CONSOLE_SOCKET: case PLAN_CONSOLE_SIZE: case PLAN_EXEC_TARGET: case PLAN_EXEC_CGROUP:
         ok = decode_terminal_exec(r.tag, r.p, r.n, p); break;
-      default: ok = is_plan_ext_tag(r.tag) ? decode_plan_ext(r.tag, r.p, r.n, p) : bad("unknown tag", r.tag);
+      default:
+        if (is_cgroup_tag(r.tag)) ok = decode_cgroup(r.tag, r.p, r.n, p);
+        else ok = is_plan_ext_tag(r.tag) ? decode_plan_ext(r.tag, r.p, r.n, p) : bad("unknown tag", r.tag);
     }
     if (!ok) return false;
   }
   if (k != 0) return false;
-  if (p->exec_mode()) return validate_exec_plan(*p);
-  return validate(*p, seen) && validate_plan_ext(*p);
+  if (p->exec_mode()) return validate_exec_plan(*p) && validate_cgroup_plan(*p);
+  return validate(*p, seen) && validate_plan_ext(*p) && validate_cgroup_plan(*p);
 }
 
 }  // namespace ocirun::init

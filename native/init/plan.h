@@ -134,6 +134,10 @@ struct Plan {
   int exec_target = -1;  // inherited pidfd of the container's init
   std::vector<std::string> exec_cgroups;
   bool exec_mode() const { return exec_target >= 0; }
+  // PLAN_CGROUP_*: the init's cgroups (plan_cgroup.cc decodes, cgroup.cc places).
+  std::string cgroup_dir;                 // v2: CLONE_INTO_CGROUP
+  std::vector<std::string> cgroup_procs;  // cgroup.procs files for the init's pid
+  bool places_cgroup() const { return !cgroup_dir.empty() || !cgroup_procs.empty(); }
 
   // CLONE_NEW* bits of the namespaces to create (those without a path).
   uint64_t new_namespaces() const;
@@ -157,5 +161,9 @@ bool decode_plan_ext(uint16_t tag, const uint8_t* payload, uint32_t length, Plan
 bool is_mount_ext_tag(uint16_t tag);
 bool decode_mount_ext(uint16_t tag, const uint8_t* payload, uint32_t length, Mount* m);
 bool validate_plan_ext(const Plan& p);
+// cgroup placement records, tags 260-279 (plan_cgroup.cc); false after recording a failure.
+bool is_cgroup_tag(uint16_t tag);
+bool decode_cgroup(uint16_t tag, const uint8_t* payload, uint32_t length, Plan* plan);
+bool validate_cgroup_plan(const Plan& p);
 
 }  // namespace ocirun::init

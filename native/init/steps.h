@@ -12,9 +12,10 @@ namespace ocirun::init {
 // ns.cc: stage 0, in the runtime's namespaces.
 bool join_namespaces(const Plan& plan);
 bool setup_time_namespace(const Plan& plan);
-// clone3 with CLONE_PARENT|CLONE_PIDFD and the new namespaces. Returns the pid
-// (0 in the child, like fork) or -1 after recording a failure.
-pid_t clone_init(const Plan& plan, int* pidfd);
+// clone3 with CLONE_PARENT|CLONE_PIDFD and the new namespaces (and
+// CLONE_INTO_CGROUP when cgroup_fd >= 0). Returns the pid (0 in the child,
+// like fork) or -1 after recording a failure.
+pid_t clone_init(const Plan& plan, int* pidfd, int cgroup_fd = -1);
 bool write_id_maps(const Plan& plan, pid_t pid);
 // Stage 1: become root of the new user namespace.
 bool become_userns_root();
@@ -93,6 +94,15 @@ bool take_inherited_fd(std::vector<int>* extra, int fd);
 bool setup_console(const Plan& plan, bool bind_dev_console);
 // Right before apply_credentials: runc's fixStdioPermissions.
 bool fix_stdio_ownership(const Process& p);
+
+// cgroup.cc: open_cgroups first thing in stage 0; clone_init takes
+// cgroup_dir_fd(); place_init before the init is released; the init closes
+// them and makes its cgroup namespace (when new) once it is in place.
+bool open_cgroups(const Plan& plan);
+int cgroup_dir_fd();
+bool place_init(const Plan& plan, pid_t pid);
+void close_cgroups();
+bool enter_cgroup_namespace(const Plan& plan);
 
 // exec_mode.cc: `ocirun exec` (a plan with PLAN_EXEC_TARGET). Never returns.
 [[noreturn]] void exec_main(const Plan& plan, std::vector<int> extra);

@@ -8,7 +8,7 @@ import { SystemError } from '../errors.js';
 export function writeCgroupFile(file: string, value: string, field?: string): void {
   let fd: number;
   try {
-    fd = openSync(file, constants.O_WRONLY | constants.O_CLOEXEC);
+    fd = openSync(file, constants.O_WRONLY);
   } catch (err) {
     throw failure(err, 'open', file, value, field);
   }

@@ -12,6 +12,7 @@ import { validateMounts } from './validate-mounts.js';
 import { validateProcess } from './validate-process.js';
 import { validateProcessAttrs } from '../process/validate-attrs.js';
 import { validateSeccomp } from '../seccomp/validate.js';
+import { validateCgroups } from '../cgroups/validate.js';
 
 export interface ValidateOptions {
   /** `create` and `run` need a process to start; the spec itself makes it optional. */
@@ -49,6 +50,7 @@ export function validateInto(value: unknown, opts: ValidateOptions = {}): { spec
   validateDevices(spec, r);
   validateSeccomp(spec, r);
   validateProcessAttrs(spec, r);
+  validateCgroups(spec, r);
   return { spec, report: r };
 }
 

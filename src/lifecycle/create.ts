@@ -19,6 +19,7 @@ import { PhaseTimer, type Mark } from '../native/timing.js';
 import type { Spec } from '../oci/types.js';
 import { planInitHooks, runPoststop, RuntimeHookGate } from '../hooks/lifecycle.js';
 import { ProcessIo, sendPidfd, type ProcessIoOptions } from '../io/process-io.js';
+import { cgroupPlacement, finishCgroup, planContainerCgroup, removeCgroup, setupCgroup } from '../cgroups/container.js';
 
 /** Terminal, --console-socket, --preserve-fds, LISTEN_FDS: see src/io/process-io.ts. */
 export interface CreateOptions extends ProcessIoOptions {
@@ -58,6 +59,8 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   const stateDir = store.dir(id);
   const plan = buildInitPlan(spec, { id, helper: helperPath(), bundle, rootfs, stateDir, noPivot: opts.noPivot ?? false, debug: ctx.debug });
   plan.timing = opts.timing;
+  const cgroup = planContainerCgroup(ctx, spec, id);
+  if (cgroup) plan.cgroup = cgroupPlacement(cgroup, spec);
   const io = new ProcessIo(spec.process!, opts);
   io.applyTo(plan);
   const hookSource = { ociVersion: OCI_VERSION, id, bundle, annotations: spec.annotations };
@@ -81,6 +84,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     owner: '',
     annotations: spec.annotations ?? {},
     config: spec,
+    ...(cgroup ? { cgroup } : {}),
   };
   store.claim(record);
   crashPoint('create:claimed');
@@ -89,6 +93,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   let controlFd = -1;
   try {
     return await store.withLock(id, async () => {
+      if (cgroup) for (const w of setupCgroup(cgroup, spec)) ctx.logger.warn(w);
       ctx.logger.debug(`create ${id}: starting init helper`);
       let spawned;
       try {
@@ -108,6 +113,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       if (!stat) throw new Error(`container init (pid ${spawned.pid}) exited during create`);
       record.pid = spawned.pid;
       record.pidStartTime = stat.startTime;
+      if (cgroup) finishCgroup(cgroup, spec);
       store.write(record);
       crashPoint('create:recorded');
       // Recorded: from now on the container may outlive us.
@@ -124,6 +130,8 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   } catch (err) {
     if (controlFd >= 0) closeSync(controlFd);
     if (pidfd >= 0) await killAndWait(pidfd);
+    // The failure is what the caller needs to hear about; a cgroup that will not go only warns.
+    await removeCgroup(cgroup).catch((e: Error) => ctx.logger.warn(e.message));
     store.remove(id);
     // Torn down as if deleted, so poststop hooks run too (as runc's destroy does).
     await runPoststop(spec.hooks, hookSource, (m) => ctx.logger.warn(m));

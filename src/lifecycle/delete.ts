@@ -7,6 +7,7 @@ import { killAndWait, openInit, openPid } from './process.js';
 import { helpersHolding } from '../state/proc.js';
 import { crashPoint } from '../faults.js';
 import { runPoststop } from '../hooks/lifecycle.js';
+import { removeCgroup, signalCgroup } from '../cgroups/container.js';
 
 export interface DeleteOptions { force?: boolean }
 
@@ -34,14 +35,18 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: Del
       throw err;
     }
     const status = deriveStatus(store, record);
-    if ((status === 'running' || status === 'creating') && !opts.force) {
+    if ((status === 'running' || status === 'paused' || status === 'creating') && !opts.force) {
       throw new OciError('ERR_NOT_STOPPED', `cannot delete container "${id}" that is not stopped: ${status}`);
     }
     if (status !== 'stopped') {
+      // Through the cgroup first: it reaches every process, and thaws a paused v1 container so SIGKILL lands.
+      if (record.cgroup) await signalCgroup(record.cgroup, 9);
       const fd = openInit(record);
       if (fd >= 0) await killAndWait(fd);
       crashPoint('delete:killed');
     }
+    // Leftovers (a container without its own pid namespace leaves its children) go with the cgroup.
+    await removeCgroup(record.cgroup);
     store.remove(id);
     ctx.logger.debug(`delete ${id}: removed`);
     // After the container is gone, before delete returns; failures only warn.

@@ -7,14 +7,24 @@ import { native } from '../native/binding.js';
 import { parseSignal } from '../oci/signals.js';
 import { deriveStatus } from '../state/status.js';
 import { openInit } from './process.js';
+import { requireCgroup, signalCgroup } from '../cgroups/container.js';
 
-export async function killContainer(ctx: RuntimeContext, id: string, signal: string | number = 'SIGTERM'): Promise<void> {
+export interface KillOptions {
+  /** Every process in the container's cgroup, not only the init (runc's --all). */
+  all?: boolean;
+}
+
+export async function killContainer(ctx: RuntimeContext, id: string, signal: string | number = 'SIGTERM', opts: KillOptions = {}): Promise<void> {
   const signo = parseSignal(signal);
   const { store } = ctx;
   const record = store.read(id);
   const status = deriveStatus(store, record);
-  if (status !== 'created' && status !== 'running') {
+  if (status !== 'created' && status !== 'running' && status !== 'paused') {
     throw new OciError('ERR_NOT_RUNNING', `container "${id}" is not running (status ${status})`);
+  }
+  if (opts.all) {
+    await signalCgroup(requireCgroup(record), signo);
+    return;
   }
   const fd = openInit(record);
   if (fd < 0) throw new OciError('ERR_NOT_RUNNING', `container "${id}" is not running`);

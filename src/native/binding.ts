@@ -107,6 +107,13 @@ export interface NativeBinding {
    * the helper's error when the process could not be started.
    */
   awaitExec(controlFd: number): Promise<void>;
+  // ---- bpf.cc (src/cgroups/v2.ts) ----
+  /**
+   * Loads `insns` (struct bpf_insn records) as a BPF_PROG_TYPE_CGROUP_DEVICE
+   * program and attaches it to the cgroup directory with BPF_F_ALLOW_MULTI.
+   * Throws a SystemError-like Error (syscall 'bpf', the verifier's complaint as message).
+   */
+  attachDeviceFilter(cgroupDir: string, insns: Buffer): void;
 }
 
 let cached: NativeBinding | undefined;

@@ -129,6 +129,15 @@ export interface InitPlan {
   console?: ConsolePlan;
   /** Exec mode: join the container whose init is behind `targetFd`; rootfs and stateDir are then unused. */
   exec?: ExecTargetPlan;
+  /** Where the init goes before it runs anything (src/cgroups, tags 260-279). */
+  cgroup?: CgroupPlacementPlan;
+}
+
+export interface CgroupPlacementPlan {
+  /** v2: clone3 the init into this cgroup directory (CLONE_INTO_CGROUP). */
+  dir?: string;
+  /** cgroup.procs files the init's pid is written to before it is released. */
+  procs: string[];
 }
 
 export interface ConsolePlan {
@@ -297,6 +306,8 @@ export function encodePlan(plan: InitPlan): Buffer {
     w.u32(Tag.PLAN_EXEC_TARGET, plan.exec.targetFd);
     for (const file of plan.exec.cgroupProcs) w.string(Tag.PLAN_EXEC_CGROUP, file);
   }
+  if (plan.cgroup?.dir !== undefined) w.string(Tag.PLAN_CGROUP_DIR, plan.cgroup.dir);
+  for (const file of plan.cgroup?.procs ?? []) w.string(Tag.PLAN_CGROUP_PROCS, file);
   const out = w.toBuffer();
   if (out.length > MAX_PLAN_BYTES) throw new RangeError(`plan too large: ${out.length} bytes`);
   return out;

@@ -31,11 +31,13 @@ const FIELDS: Readonly<Record<string, boolean>> = Object.assign(Object.create(nu
 
   linux: true,
   'linux.devices': true,
-  'linux.cgroupsPath': false,
-  // runc spec emits a deny-all device rule; accepting device rules keeps such
-  // bundles working, and without a device cgroup there is nothing to relax.
-  'linux.resources': false,
-  'linux.resources.devices': true,
+  'linux.cgroupsPath': true,
+  // src/cgroups: v2, or the v1 controllers on hybrid and legacy hosts.
+  'linux.resources': true,
+  'linux.resources.blockIO.leafWeight': false,
+  'linux.resources.blockIO.weightDevice[].leafWeight': false,
+  'linux.resources.network': false,
+  'linux.resources.rdma': false,
   'linux.mountLabel': false,
   'linux.intelRdt': false,
   'linux.memoryPolicy': false,
@@ -55,7 +57,7 @@ export const IMPLEMENTED = {
   /** Per-option exceptions to mountOptionKinds. */
   mountOptionOverrides: Object.create(null) as Readonly<Record<string, boolean>>,
   hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as readonly HookName[],
-  cgroup: { v1: false, v2: false, systemd: false, systemdUser: false, rdma: false },
+  cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
   seccomp: true,
   apparmor: true,
   selinux: false,

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { OciError } from '../errors.js';
 import { native } from '../native/binding.js';
 import type { Spec } from '../oci/types.js';
+import type { CgroupRecord } from '../cgroups/index.js';
 import { validateId } from './id.js';
 
 export const EXEC_FIFO = 'exec.fifo';
@@ -30,6 +31,8 @@ export interface ContainerRecord {
   annotations: Record<string, string>;
   /** The config as it was at create: later edits of config.json must not matter. */
   config: Spec;
+  /** The container's cgroup directories (absent with --cgroup-manager=disabled). */
+  cgroup?: CgroupRecord;
 }
 
 export class StateStore {

@@ -41,7 +41,7 @@ describe.runIf(isRoot)('refusals leave the host unchanged', () => {
     ['a relative namespace path', (s) => { s.linux!.namespaces![0].path = 'proc/1/ns/pid'; }, /linux\.namespaces\[0\]\.path/],
     ['empty args', (s) => { s.process!.args = []; }, /process\.args/],
     ['a relative cwd', (s) => { s.process!.cwd = 'tmp'; }, /process\.cwd/],
-    ['an unsupported field', (s) => { s.process!.terminal = true; }, /process\.terminal: not supported yet/],
+    ['an unsupported field', (s) => { s.linux!.intelRdt = { closID: 'guaranteed' }; }, /linux\.intelRdt: not supported yet/],
   ];
   it.each(configCases)('refuses a config with %s', (_, edit, msg) => {
     expectOneLineFailure(['--bundle', h.bundle(edit), h.id()], msg);

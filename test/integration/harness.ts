@@ -157,16 +157,20 @@ export class Harness {
    * helper's root is the host's, but it holds its state directory open.
    */
   leakedProcesses(): string[] {
-    const helpers = initHelperProcesses().filter((pid) => {
-      try {
-        return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-          try { return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(`${this.root}/`); } catch { return false; }
-        });
-      } catch {
-        return false;
-      }
-    }).map((pid) => `helper:${pid}`);
-    return [...[...containerProcesses(this.work)].filter((p) => !this.baseline.procs.has(p)), ...helpers];
+    const leaked = [...containerProcesses(this.work)].filter((p) => !this.baseline.procs.has(p));
+    const known = new Set(leaked.map((p) => p.split(':')[0]));
+    const helpers = initHelperProcesses().filter((pid) => !known.has(pid) && this.holdsStateDir(pid));
+    return [...leaked, ...helpers.map((pid) => `helper:${pid}`)];
+  }
+
+  private holdsStateDir(pid: string): boolean {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        try { return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(`${this.root}/`); } catch { return false; }
+      });
+    } catch {
+      return false;
+    }
   }
 
   /** Everything a test may have left: force-deletes, then reports what survived. */

@@ -3,16 +3,18 @@
 // pure cgroup v2 (every controller enabled) and sees the host's filesystem
 // through a discardable overlay. See docs/testing-vm.md.
 //
-//   node test/vm/run.mjs [--timeout S] [--mem 2G] [--cpus 2] [--fs virtiofs|9p]
-//                        [--machine microvm|q35] [--verbose] -- <command...>
+//   node test/vm/run.mjs [--timeout S] [--boot-timeout S] [--mem 2G] [--cpus 2]
+//       [--fs virtiofs|9p] [--machine microvm|q35] [--verbose] [--debug] [--times]
+//       -- <command...>
 //
 // The command runs as root with the caller's cwd (the same path in the guest)
-// and environment (less a few host-only variables), stdin from /dev/null. Its
-// stdout and stderr stream to ours; we exit with its status, 124 on timeout
-// (QEMU killed) and 125 when the VM itself failed (with its console shown).
+// and environment (less a few host-only variables, plus OCIRUN_TEST_VM=1),
+// stdin from /dev/null. Its stdout and stderr stream to ours; we exit with its
+// status, 124 on timeout (QEMU killed) and 125 when the VM itself failed (with
+// its console shown).
 //
 // From tests: `await runInVm(['sh', '-c', '...'], { timeout: 120 })` resolves to
-// { status, stdout, stderr, timedOut, timings, console }.
+// { status, stdout, stderr, timedOut, timings, console } (types: run.d.mts).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -49,6 +51,7 @@ function jobScript(cmd, cwd, env) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`runInVm: bad environment variable name ${JSON.stringify(k)}`);
     if (v !== undefined && v !== null) lines.push(`export ${k}=${shq(v)}`);
   }
+  lines.push('export OCIRUN_TEST_VM=1');
   lines.push('export PATH="${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}" HOME="${HOME:-/root}"');
   lines.push(`cd ${shq(cwd)} || exit 125`);
   lines.push(`exec ${cmd.map(shq).join(' ')}`);
@@ -219,6 +222,7 @@ export function hostTscKhz() {
  */
 export async function runInVm(cmd, opts = {}) {
   if (!Array.isArray(cmd) || cmd.length === 0) throw new Error('runInVm: cmd must be a non-empty array');
+  if (process.env.OCIRUN_TEST_VM) throw new Error('runInVm: already inside the test VM (no nesting: it would be ~400x slower)');
   const t0 = Date.now();
   const o = {
     timeout: Number(opts.timeout ?? 600),

@@ -1,0 +1,95 @@
+// The cgroup side of the lifecycle: what create decides before claiming the
+// ID, makes before spawning, finishes once the init is inside; what delete
+// and kill --all do to everything in it.
+import type { RuntimeContext } from '../context.js';
+import { OciError } from '../errors.js';
+import type { LinuxResources, Spec } from '../oci/types.js';
+import { managerFor, planCgroupRecord, type CgroupPlacement, type CgroupRecord } from './index.js';
+import { hostLayout, type CgroupLayout } from './path.js';
+import { v1Unsupported, v1Writes } from './v1-resources.js';
+import { v2Unsupported, v2Writes } from './v2-resources.js';
+import { readOptional } from './files.js';
+
+/** Limits other than device rules (which runc's own default config always carries). */
+const hasLimits = (r: LinuxResources | undefined): boolean =>
+  Object.entries(r ?? {}).some(([k, v]) => k !== 'devices' && v !== undefined && !(Array.isArray(v) && v.length === 0));
+
+/**
+ * Before the ID is claimed: where the container's cgroup will be, or
+ * undefined with --cgroup-manager=disabled. Refuses, naming the field, what
+ * this host's cgroups cannot do, so that nothing is made for a config that
+ * would fail anyway.
+ */
+export function planContainerCgroup(ctx: RuntimeContext, spec: Spec, id: string, layout: CgroupLayout = hostLayout()): CgroupRecord | undefined {
+  const resources = spec.linux?.resources;
+  if (ctx.cgroupManager === 'disabled') {
+    if (hasLimits(resources)) ctx.logger.warn('linux.resources: ignored with --cgroup-manager=disabled');
+    return undefined;
+  }
+  if (ctx.cgroupManager === 'systemd') {
+    throw new OciError('ERR_NOT_SUPPORTED', '--cgroup-manager systemd: not supported (ocirun manages cgroups through cgroupfs)');
+  }
+  const record = planCgroupRecord(spec.linux?.cgroupsPath, id, layout);
+  if (resources) checkHostSupport(resources, record.version, layout);
+  return record;
+}
+
+/** The host's cgroup version and controllers against the config. */
+export function checkHostSupport(r: LinuxResources, version: 1 | 2, layout: CgroupLayout): void {
+  if (version === 2) {
+    const bad = v2Unsupported(r)[0];
+    if (bad) throw new OciError('ERR_NOT_SUPPORTED', `${bad}: not supported on cgroup v2`);
+    const root = layout.hierarchies[0]?.mountPoint;
+    const available = new Set((readOptional(`${root}/cgroup.controllers`) ?? '').trim().split(/\s+/));
+    for (const w of v2Writes(r)) {
+      if (w.controller !== null && !available.has(w.controller)) {
+        throw new OciError('ERR_NOT_SUPPORTED', `${w.field}: the ${w.controller} controller is not available on this host`);
+      }
+    }
+    return;
+  }
+  const bad = v1Unsupported(r)[0];
+  if (bad) throw new OciError('ERR_NOT_SUPPORTED', `${bad}: requires cgroup v2 (this host uses cgroup v1 controllers)`);
+  const mounted = new Set(layout.hierarchies.flatMap((h) => h.controllers));
+  const needed = v1Writes(r).map((w) => ({ controller: w.controller, field: w.field }));
+  if (r.devices !== undefined) needed.push({ controller: 'devices', field: 'linux.resources.devices' });
+  for (const n of needed) {
+    if (!mounted.has(n.controller)) throw new OciError('ERR_NOT_SUPPORTED', `${n.field}: the ${n.controller} cgroup controller is not mounted on this host`);
+  }
+}
+
+export function cgroupPlacement(record: CgroupRecord, spec: Spec): CgroupPlacement {
+  const joinsCgroupNs = (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'cgroup' && ns.path);
+  return managerFor(record).placement(joinsCgroupNs);
+}
+
+/** After the claim, before the helper: makes the cgroup and writes every limit but pids.max. Returns warnings. */
+export function setupCgroup(record: CgroupRecord, spec: Spec): string[] {
+  const m = managerFor(record);
+  m.create();
+  return m.apply(spec.linux?.resources ?? {}, { skipPids: true, devices: spec.linux?.devices });
+}
+
+/** Once the init is inside: pids.max, which a limit of 0 would have kept it out of. */
+export function finishCgroup(record: CgroupRecord, spec: Spec): void {
+  const pids = spec.linux?.resources?.pids;
+  if (pids) managerFor(record).apply({ pids }, { skipDevices: true });
+}
+
+/** Kills whatever is left in the cgroup and removes what create made. */
+export async function removeCgroup(record: CgroupRecord | undefined): Promise<void> {
+  if (record) await managerFor(record).destroy();
+}
+
+/** Signals every process of the container (kill --all; delete of a live container). */
+export async function signalCgroup(record: CgroupRecord, signal: number): Promise<void> {
+  const m = managerFor(record);
+  if (m.exists()) await m.signalAll(signal);
+}
+
+export function requireCgroup(record: { id: string; cgroup?: CgroupRecord }): CgroupRecord {
+  if (!record.cgroup) {
+    throw new OciError('ERR_NOT_SUPPORTED', `container "${record.id}" has no cgroup (it was created with --cgroup-manager=disabled)`);
+  }
+  return record.cgroup;
+}
