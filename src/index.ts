@@ -15,4 +15,5 @@ export { killContainer } from './lifecycle/kill.js';
 export { deleteContainer, type DeleteOptions } from './lifecycle/delete.js';
 export { containerState, listContainers, type ContainerState } from './lifecycle/query.js';
 export { OciError, ConfigError, SystemError } from './errors.js';
+export type { Stats as CgroupStats } from './cgroups/stats.js';
 export type * from './oci/types.js';

@@ -13,6 +13,12 @@ import { containerState, listContainers, toState } from './lifecycle/query.js';
 import { startContainer } from './lifecycle/start.js';
 import { native } from './native/binding.js';
 import { eventStream } from './api/events.js';
+import { pauseContainer, resumeContainer } from './lifecycle/pause.js';
+import { containerPids } from './lifecycle/ps.js';
+import { containerStats } from './lifecycle/stats.js';
+import { updateContainer } from './lifecycle/update.js';
+import type { Stats } from './cgroups/stats.js';
+import type { LinuxResources } from './oci/types.js';
 import { closeQuietly, ExitTracker, toStatus, UNKNOWN_EXIT, type Tracked } from './api/exits.js';
 import type {
   ContainerState, CreatedContainer, CreateOptions, DeleteOptions, EventsOptions, ExecOptions, ExitStatus,
@@ -197,9 +203,39 @@ export class Runtime {
     });
   }
 
-  /** Sends a signal (name, with or without SIG, or number; default SIGTERM) to the init. */
-  kill(id: string, signal: string | number = 'SIGTERM'): Promise<void> {
-    return api(() => killContainer(this.ctx, id, signal));
+  /**
+   * Sends a signal (name, with or without SIG, or number; default SIGTERM) to
+   * the init, or with `all` to every process in the container's cgroup.
+   */
+  kill(id: string, signal: string | number = 'SIGTERM', opts: { all?: boolean } = {}): Promise<void> {
+    return api(() => killContainer(this.ctx, id, signal, opts));
+  }
+
+  /** Freezes every process of the container (its cgroup); state() then says "paused". */
+  pause(id: string): Promise<void> {
+    return api(() => pauseContainer(this.ctx, id));
+  }
+
+  resume(id: string): Promise<void> {
+    return api(() => resumeContainer(this.ctx, id));
+  }
+
+  /**
+   * New limits for a live container, merged into the ones it has (docs/cgroups.md).
+   * Resolves with warnings about settings this cgroup version ignores.
+   */
+  update(id: string, resources: LinuxResources): Promise<string[]> {
+    return api(() => updateContainer(this.ctx, id, resources));
+  }
+
+  /** Resource usage in the shape of runc's `events --stats` data (counters as bigints). */
+  stats(id: string): Promise<Stats> {
+    return api(() => containerStats(this.ctx, id));
+  }
+
+  /** Pids of every process in the container's cgroup. */
+  processes(id: string): Promise<number[]> {
+    return api(() => containerPids(this.ctx, id));
   }
 
   /**

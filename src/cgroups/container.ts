@@ -1,11 +1,13 @@
 // The cgroup side of the lifecycle: what create decides before claiming the
 // ID, makes before spawning, finishes once the init is inside; what delete
 // and kill --all do to everything in it.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RuntimeContext } from '../context.js';
 import { OciError } from '../errors.js';
 import type { LinuxResources, Spec } from '../oci/types.js';
 import { managerFor, planCgroupRecord, type CgroupPlacement, type CgroupRecord } from './index.js';
-import { hostLayout, type CgroupLayout } from './path.js';
+import { CGROUP_ROOT, hostLayout, type CgroupLayout } from './path.js';
 import { v1Unsupported, v1Writes } from './v1-resources.js';
 import { v2Unsupported, v2Writes } from './v2-resources.js';
 import { readOptional } from './files.js';
@@ -31,6 +33,11 @@ export function planContainerCgroup(ctx: RuntimeContext, spec: Spec, id: string,
   }
   const record = planCgroupRecord(spec.linux?.cgroupsPath, id, layout);
   if (resources) checkHostSupport(resources, record.version, layout);
+  // Refused here, before anything is made: a failed create must not touch someone else's processes.
+  // A taken ID is left to the claim, whose "already exists" says more than its busy cgroup would.
+  const unfit = ctx.store.exists(id) ? undefined : managerFor(record).unfit();
+  if (unfit) throw new OciError('ERR_INVALID_CONFIG', `linux.cgroupsPath: ${unfit}`);
+  keepRealtimeSchedulable(record, spec);
   return record;
 }
 
@@ -56,6 +63,29 @@ export function checkHostSupport(r: LinuxResources, version: 1 | 2, layout: Cgro
   for (const n of needed) {
     if (!mounted.has(n.controller)) throw new OciError('ERR_NOT_SUPPORTED', `${n.field}: the ${n.controller} cgroup controller is not mounted on this host`);
   }
+}
+
+/**
+ * With real-time group scheduling (v1 cpu.rt_runtime_us) a new cpu cgroup has
+ * no real-time budget, so SCHED_FIFO/SCHED_RR would be refused in it. Without
+ * cpu limits to apply, the container then stays in the runtime's cpu cgroup,
+ * which keeps real-time policies working as they do without cgroups; with
+ * limits but no budget, the config is refused naming what is missing.
+ */
+function keepRealtimeSchedulable(record: CgroupRecord, spec: Spec): void {
+  const policy = spec.process?.scheduler?.policy;
+  if (record.version !== 1 || (policy !== 'SCHED_FIFO' && policy !== 'SCHED_RR')) return;
+  const cpu = Object.keys(record.dirs).find((n) => n.split(',').includes('cpu'));
+  if (cpu === undefined || !existsSync(join(CGROUP_ROOT, cpu, 'cpu.rt_runtime_us'))) return;
+  const c = spec.linux?.resources?.cpu;
+  if (c?.realtimeRuntime) return;
+  if (c && (c.shares || c.quota || c.period || c.burst !== undefined || c.idle !== undefined)) {
+    throw new OciError('ERR_INVALID_CONFIG',
+      `process.scheduler.policy: ${policy} with cpu limits needs linux.resources.cpu.realtimeRuntime on this host (real-time group scheduling)`);
+  }
+  const dir = record.dirs[cpu];
+  delete record.dirs[cpu];
+  record.created = record.created.filter((d) => d !== dir);
 }
 
 export function cgroupPlacement(record: CgroupRecord, spec: Spec): CgroupPlacement {

@@ -36,8 +36,10 @@ export interface ApplyOptions {
 
 export interface CgroupManager {
   readonly record: CgroupRecord;
-  /** Makes the directories (enabling controllers on the way on v2). Refuses a cgroup that already has processes. */
+  /** Makes the directories (enabling controllers on the way on v2). */
   create(): void;
+  /** Why an existing cgroup cannot take a new container (it has processes, or is frozen); undefined if it can. */
+  unfit(): string | undefined;
   /** Writes the limits; returns warnings for settings this cgroup version ignores. */
   apply(resources: LinuxResources, opts?: ApplyOptions): string[];
   placement(joinsCgroupNamespace: boolean): CgroupPlacement;

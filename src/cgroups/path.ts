@@ -81,6 +81,16 @@ export function selfMembership(): Map<string, string> {
   return parseMembership(readFileSync('/proc/self/cgroup', 'utf8'));
 }
 
+/** Our own cgroup's directory in the v2 hierarchy of a unified host, if it is visible. */
+export function ownV2Dir(layout: CgroupLayout = hostLayout(), self: () => Map<string, string> = selfMembership): string | undefined {
+  const h = layout.hierarchies.find((x) => x.version === 2);
+  const mine = h ? self().get('') : undefined;
+  if (!h || mine === undefined) return undefined;
+  if (h.root !== '/' && mine !== h.root && !mine.startsWith(`${h.root}/`)) return undefined;
+  const rel = h.root === '/' ? mine : mine.slice(h.root.length);
+  return rel === '' || rel === '/' ? h.mountPoint : `${h.mountPoint}${rel}`;
+}
+
 /** The syntax rules, without the host: one line naming the problem, or undefined. */
 export function cgroupsPathProblem(path: string): string | undefined {
   if (path.includes('\0')) return 'must not contain NUL bytes';
@@ -113,7 +123,7 @@ export function resolveCgroupDirs(
       else if (mine === h.root || mine.startsWith(`${h.root}/`)) base = mine.slice(h.root.length) || '/';
       else throw new OciError('ERR_INVALID_CONFIG', `linux.cgroupsPath: relative, but this process's cgroup ${mine} is outside the mount ${h.mountPoint}`);
     }
-    const inner = posix.normalize(posix.join('/', base, path));
+    const inner = posix.normalize(posix.join('/', base, path)).replace(/(.)\/+$/, '$1');
     dirs[h.name] = inner === '/' ? h.mountPoint : `${h.mountPoint}${inner}`;
   }
   return dirs;

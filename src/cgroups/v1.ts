@@ -40,10 +40,13 @@ export class V1Cgroup implements CgroupManager {
       mkdirSync(dir, { recursive: true });
       if (name.split(',').includes('cpuset')) inheritCpuset(join(CGROUP_ROOT, name), dir);
     }
-    for (const dir of Object.values(this.record.dirs)) {
-      if (readPids(dir).length > 0) throw new OciError('ERR_INVALID_CONFIG', `linux.cgroupsPath: cgroup ${dir} already has processes`);
-    }
-    if (this.frozen()) throw new OciError('ERR_INVALID_CONFIG', `linux.cgroupsPath: cgroup ${this.dirOf('freezer')} is frozen`);
+  }
+
+  unfit(): string | undefined {
+    const busy = Object.values(this.record.dirs).find((dir) => readPids(dir).length > 0);
+    if (busy) return `cgroup ${busy} already has processes`;
+    if (this.frozen()) return `cgroup ${this.dirOf('freezer')} is frozen`;
+    return undefined;
   }
 
   apply(r: LinuxResources, opts: ApplyOptions = {}): string[] {

@@ -11,7 +11,7 @@ import {
   cgroupTree, parseKeyed, parseNumber, readOptional, readPids, removeTree, sleep, treePids, writeCgroupFile,
 } from './files.js';
 import type { ApplyOptions, CgroupManager, CgroupPlacement, CgroupRecord } from './index.js';
-import { CGROUP_ROOT } from './path.js';
+import { CGROUP_ROOT, ownV2Dir } from './path.js';
 import { v2Stats, type Stats } from './stats.js';
 import { v2Ignored, v2Unsupported, v2Writes } from './v2-resources.js';
 
@@ -37,16 +37,20 @@ export class V2Cgroup implements CgroupManager {
 
   create(): void {
     const parts = this.dir.slice(this.mount.length).split('/').filter(Boolean);
+    const own = ownV2Dir();
     let cur = this.mount;
     for (const part of parts) {
-      enableControllers(cur, cur === this.mount);
+      // Only our own cgroup's processes are ours to move (the nested case); the root is exempt anyway.
+      enableControllers(cur, cur !== this.mount && cur === own);
       cur = join(cur, part);
       mkdirQuiet(cur);
     }
-    if (readPids(this.dir).length > 0) {
-      throw new OciError('ERR_INVALID_CONFIG', `linux.cgroupsPath: cgroup ${this.dir} already has processes`);
-    }
-    if (this.frozen()) throw new OciError('ERR_INVALID_CONFIG', `linux.cgroupsPath: cgroup ${this.dir} is frozen`);
+  }
+
+  unfit(): string | undefined {
+    if (readPids(this.dir).length > 0) return `cgroup ${this.dir} already has processes`;
+    if (this.frozen()) return `cgroup ${this.dir} is frozen`;
+    return undefined;
   }
 
   apply(r: LinuxResources, opts: ApplyOptions = {}): string[] {
@@ -145,25 +149,23 @@ function mkdirQuiet(dir: string): void {
 
 /**
  * Delegates every controller dir has to its children. A cgroup with processes
- * cannot (no internal processes), except the root: in a nested setup (a CI
- * job's container) our own cgroup is such a one, and its processes move to a
- * leaf first, as crun does.
+ * cannot (no internal processes; the root is exempt): in a nested setup (a CI
+ * job's container) our own cgroup is such a one, and with `moveOwn` its
+ * processes go to a leaf first, as crun does. First, not on EBUSY: a threaded
+ * controller (cpuset, cpu, pids) would be let in and make the cgroup a thread
+ * root, where domain controllers can never be enabled.
  */
-export function enableControllers(dir: string, isRoot: boolean): void {
+export function enableControllers(dir: string, moveOwn: boolean): void {
   const available = (readOptional(join(dir, 'cgroup.controllers')) ?? '').trim().split(/\s+/).filter(Boolean);
   const enabled = new Set((readOptional(join(dir, 'cgroup.subtree_control')) ?? '').trim().split(/\s+/));
-  for (const c of available) {
-    if (enabled.has(c)) continue;
+  const missing = available.filter((c) => !enabled.has(c));
+  if (missing.length === 0) return;
+  if (moveOwn && readPids(dir).length > 0) moveProcessesToLeaf(dir);
+  for (const c of missing) {
     try {
       writeCgroupFile(join(dir, 'cgroup.subtree_control'), `+${c}`);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || isRoot || readPids(dir).length === 0) continue;
-      moveProcessesToLeaf(dir);
-      try {
-        writeCgroupFile(join(dir, 'cgroup.subtree_control'), `+${c}`);
-      } catch {
-        // Reported as "controller not available" if the container needs it.
-      }
+    } catch {
+      // Reported, naming the setting, as "controller not available" if the container needs it.
     }
   }
 }

@@ -4,6 +4,7 @@ import { writeSync } from 'node:fs';
 import type { RuntimeContext } from '../context.js';
 import { ExitCode } from './main.js';
 import { createIoOptions, registerExecCommand, withIoFlags, type IoFlags } from './exec-command.js';
+import { registerCgroupCommands } from './cgroup-commands.js';
 
 const out = (s: string): void => { writeSync(1, s); };
 
@@ -62,9 +63,10 @@ export function registerCommands(program: Command, ctx: () => RuntimeContext): v
     .description('send a signal (default SIGTERM) to the container init')
     .argument('<container-id>')
     .argument('[signal]', 'signal name (with or without SIG) or number', 'SIGTERM')
-    .action(async (id: string, signal: string) => {
+    .option('-a, --all', 'signal every process in the container\'s cgroup, not only the init', false)
+    .action(async (id: string, signal: string, o: { all: boolean }) => {
       const { killContainer } = await import('../lifecycle/kill.js');
-      await killContainer(ctx(), id, signal);
+      await killContainer(ctx(), id, signal, { all: o.all });
     });
 
   program.command('delete')
@@ -110,4 +112,5 @@ export function registerCommands(program: Command, ctx: () => RuntimeContext): v
     });
 
   registerExecCommand(program, ctx);
+  registerCgroupCommands(program, ctx);
 }

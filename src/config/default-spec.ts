@@ -1,8 +1,8 @@
 // The config written by `ocirun spec`: the same container `runc spec` (1.1.5)
 // describes, minus what ocirun does not implement yet, so it always passes our
-// own validator. Differences from runc: terminal is false, hostname is
-// "ocirun", and the deny-all linux.resources.devices rule is left out because
-// there is no device cgroup to apply it to.
+// own validator. Differences from runc: terminal is false and hostname is
+// "ocirun". Like runc's, the root config denies every device by default
+// (linux.resources.devices); the devices a container needs stay allowed (src/cgroups/devices.ts).
 import type { Mount, Spec } from '../oci/types.js';
 import { OCI_VERSION } from '../oci/tables.js';
 
@@ -66,6 +66,8 @@ export function defaultSpec(opts: DefaultSpecOptions = {}): Spec {
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },
   };
+  // runc spec --rootless has none: without delegation there is no device cgroup to write.
+  if (!rootless) spec.linux!.resources = { devices: [{ allow: false, access: 'rwm' }] };
   if (rootless) {
     spec.linux!.uidMappings = [{ containerID: 0, hostID: opts.uid ?? process.geteuid?.() ?? 0, size: 1 }];
     spec.linux!.gidMappings = [{ containerID: 0, hostID: opts.gid ?? process.getegid?.() ?? 0, size: 1 }];

@@ -53,7 +53,7 @@ export interface ExecOptions extends ExecProcessOverrides, Omit<ProcessIoOptions
   detach?: boolean;
   pidFile?: string;
   pidfdSocket?: string;
-  /** Pausing is not implemented yet, so there is never a paused container to refuse. */
+  /** Exec even into a paused container (runc's --ignore-paused); the process then waits, frozen, for resume. */
   ignorePaused?: boolean;
   /** fds that become the process's stdin, stdout, stderr; default 0, 1, 2. */
   stdio?: [number, number, number];
@@ -153,6 +153,8 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
   const status = deriveStatus(ctx.store, record);
   if (status === 'stopped') throw new OciError('ERR_NOT_RUNNING', 'cannot exec in a stopped container');
   if (status === 'creating') throw new OciError('ERR_NOT_RUNNING', `container "${id}" is still being created`);
+  // runc's refusal: the new process would join a frozen cgroup and hang there.
+  if (status === 'paused' && !opts.ignorePaused) throw new OciError('ERR_NOT_RUNNING', 'cannot exec in a paused container (use --ignore-paused)');
   const p = validated(record.config, opts.process ?? execProcessFrom(record.config, opts));
   const io = new ProcessIo(p, { consoleSocket: opts.consoleSocket, preserveFds: opts.preserveFds, attached: !opts.detach });
   const target = openInit(record);

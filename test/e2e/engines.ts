@@ -65,6 +65,27 @@ export async function busyboxTarball(dir: string): Promise<{ rootfs: string; tar
   return { rootfs, tarball };
 }
 
+/** SIGKILLs, by pid, the processes whose command line names dir (a fresh temp dir: ours) and their descendants. */
+function killProcessesMentioning(dir: string): void {
+  const procs = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).flatMap((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+      return [{ pid, ppid, mine: readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir) }];
+    } catch {
+      return [];
+    }
+  });
+  const doomed = new Set(procs.filter((p) => p.mine).map((p) => p.pid));
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of procs) if (!doomed.has(p.pid) && doomed.has(p.ppid)) { doomed.add(p.pid); grew = true; }
+  }
+  for (const pid of doomed) {
+    try { process.kill(Number(pid), 'SIGKILL'); } catch { /* already gone */ }
+  }
+}
+
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
 /** Top-level cgroup dirs podman's cgroupfs manager makes (libpod_parent), per hierarchy. */
@@ -86,9 +107,10 @@ export class PodmanEnv {
   private constructor(readonly dir: string, readonly runtime: Runtime, readonly cgroups: boolean) {
     const here = fileURLToPath(new URL('./podman/', import.meta.url));
     const fill = (name: string): string => readFileSync(join(here, name), 'utf8')
-      .replaceAll('@TMP@', dir).replaceAll('@RUNTIME_PATH@', runtime.path).replaceAll('@RUNTIME@', runtime.name)
+      .replaceAll('@TMP@', dir).replaceAll('@RUNTIME@', runtime.name)
       .replaceAll('@CGROUPS@', cgroups ? 'enabled' : 'disabled');
     writeFileSync(join(dir, 'containers.conf'), fill('containers.conf.in'));
+    writeFileSync(join(dir, 'runtime'), `#!/bin/sh\nexec ${runtime.path} --root ${join(dir, 'runtime-state')} "$@"\n`, { mode: 0o755 });
     writeFileSync(join(dir, 'storage.conf'), fill('storage.conf.in'));
     this.env = {
       ...process.env,
@@ -110,18 +132,19 @@ export class PodmanEnv {
     return env;
   }
 
-  /** podman with this env's config; the runtime keeps its state under our dir too. */
+  /** podman with this env's config (the runtime keeps its state under our dir too: see the runtime script). */
   podman(args: string[], opts: { input?: string; timeout?: number; fds?: number[] } = {}): Run {
-    return pick(spawnSync('podman', [`--runtime-flag=root=${join(this.dir, 'runtime-state')}`, ...args], {
+    return pick(spawnSync('podman', args, {
       env: this.env, input: opts.input ?? '', encoding: 'utf8', timeout: opts.timeout ?? 60_000,
       maxBuffer: 64 << 20, stdio: ['pipe', 'pipe', 'pipe', ...(opts.fds ?? [])],
     }));
   }
 
   /** podman as the session leader of a pty (for -t); see ptyctl.py for the JSON. */
-  podmanInPty(args: string[], o: { rows?: number; cols?: number; send?: string } = {}): { exit: number; output: string; restored: boolean } {
-    const flags = [`--rows=${o.rows ?? 24}`, `--cols=${o.cols ?? 80}`, ...(o.send === undefined ? [] : [`--send=${o.send}`])];
-    const r = spawnSync(PYTHON, [PTYCTL, 'run', ...flags, '--', 'podman', `--runtime-flag=root=${join(this.dir, 'runtime-state')}`, ...args],
+  podmanInPty(args: string[], o: { rows?: number; cols?: number; send?: string; after?: string } = {}): { exit: number; output: string; restored: boolean } {
+    const flags = [`--rows=${o.rows ?? 24}`, `--cols=${o.cols ?? 80}`, ...(o.send === undefined ? [] : [`--send=${o.send}`]),
+      ...(o.after === undefined ? [] : [`--after=${o.after}`])];
+    const r = spawnSync(PYTHON, [PTYCTL, 'run', ...flags, '--', 'podman', ...args],
       { env: this.env, encoding: 'utf8', timeout: 60_000 });
     if (r.status !== 0) throw new Error(`ptyctl: ${r.stderr}`);
     return JSON.parse(r.stdout) as { exit: number; output: string; restored: boolean };
@@ -131,6 +154,8 @@ export class PodmanEnv {
     this.podman(['rm', '--all', '--force', '--time', '0']);
     this.podman(['pod', 'rm', '--all', '--force', '--time', '0']);
     this.podman(['system', 'reset', '--force']);
+    // A conmon whose podman was killed mid-test (a timeout) outlives all that.
+    killProcessesMentioning(this.dir);
     unmountAll(this.dir);
     for (const d of libpodCgroups()) if (!this.cgroupsBefore.has(d)) removeCgroupTree(d);
     rmSync(this.dir, { recursive: true, force: true });

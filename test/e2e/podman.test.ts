@@ -72,7 +72,7 @@ describe.runIf(enabled).each(runtimes())('podman with $name', (runtime) => {
 
   it('run -t gives the container a terminal', () => {
     const r = p.podmanInPty(['run', '--rm', '-t', p.image, 'sh', '-c', 'tty; test -t 0 && test -t 1 && echo both-tty; read x; echo "got=$x"'],
-      { send: 'typed\n' });
+      { after: 'both-tty', send: 'typed\n' });
     expect(r.exit).toBe(0);
     expect(r.output).toMatch(/\/dev\/pts\/0\r\nboth-tty\r\n/);
     expect(r.output).toContain('got=typed\r\n');

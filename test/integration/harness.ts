@@ -186,6 +186,23 @@ export class Harness {
   destroy(): void {
     rmSync(this.work, { recursive: true, force: true });
   }
+
+  /**
+   * Cgroup directories of this harness's containers still present: those
+   * under /ocirun (the default parent) in any hierarchy whose name carries
+   * one of our IDs (h.id() puts our pid in every one).
+   */
+  leakedCgroups(): string[] {
+    const base = '/sys/fs/cgroup';
+    const parents = [join(base, 'ocirun'), ...readdirSync(base).map((h) => join(base, h, 'ocirun'))];
+    const out: string[] = [];
+    for (const p of parents) {
+      let names: string[] = [];
+      try { names = readdirSync(p, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name); } catch { continue; }
+      out.push(...names.filter((n) => n.includes(`-${process.pid}-`)).map((n) => join(p, n)));
+    }
+    return out;
+  }
 }
 
 /** Polls cond every 20 ms until it holds; throws after ms. */

@@ -41,9 +41,10 @@ describe('tables', () => {
     expect(fieldSupport('process.args')).toEqual({ supported: true, partial: false });
     expect(fieldSupport('process.terminal')).toEqual({ supported: true, partial: false });
     expect(fieldSupport('process.selinuxLabel')).toEqual({ supported: false, partial: false });
-    expect(fieldSupport('linux.resources')).toEqual({ supported: false, partial: true });
+    expect(fieldSupport('linux.resources')).toEqual({ supported: true, partial: false });
     expect(fieldSupport('linux.resources.devices')).toEqual({ supported: true, partial: false });
-    expect(fieldSupport('linux.resources.memory.limit')).toEqual({ supported: false, partial: false });
+    expect(fieldSupport('linux.resources.memory.limit')).toEqual({ supported: true, partial: false });
+    expect(fieldSupport('linux.resources.network.classID')).toEqual({ supported: false, partial: false });
     expect(fieldSupport('mounts[].uidMappings')).toEqual({ supported: true, partial: false });
     expect(fieldSupport('hooks.prestart')).toEqual({ supported: true, partial: false });
     expect(fieldSupport('linux.intelRdt.closID')).toEqual({ supported: false, partial: false });

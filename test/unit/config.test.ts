@@ -199,9 +199,9 @@ describe('validateSpec: invalid configs', () => {
     ['consoleSize without terminal', (c) => { c.process.consoleSize = { height: 24, width: 80 }; },
       ['process.consoleSize: requires process.terminal to be true']],
     ['absurd memory limit', (c) => { c.linux.resources = { memory: { limit: -2 } }; },
-      ['linux.resources.memory.limit: must be an integer between -1 and 9223372036854775807', 'linux.resources.memory: not supported yet']],
+      ['linux.resources.memory.limit: must be an integer between -1 and 9223372036854775807']],
     ['negative pids limit', (c) => { c.linux.resources = { pids: { limit: -5 } }; },
-      ['linux.resources.pids.limit: must be an integer between -1 and 9223372036854775807', 'linux.resources.pids: not supported yet']],
+      ['linux.resources.pids.limit: must be an integer between -1 and 9223372036854775807']],
     ['bad device rule access', (c) => { c.linux.resources = { devices: [{ allow: false, access: 'rwx' }] }; },
       ['linux.resources.devices[0].access: must be a combination of "r", "w" and "m"']],
   ];
@@ -241,12 +241,11 @@ describe('validateSpec: invalid configs', () => {
 
 describe('validateSpec: not supported yet', () => {
   const cases: Array<[string, (c: any) => void, string]> = [
-    ['linux.resources.memory', (c) => { c.linux.resources = { memory: { limit: 1 << 20 } }; }, 'linux.resources.memory'],
-    ['linux.resources.cpu', (c) => { c.linux.resources = { devices: [], cpu: { shares: 1024 } }; }, 'linux.resources.cpu'],
-    ['linux.resources.unified', (c) => { c.linux.resources = { unified: { 'memory.max': '1M' } }; }, 'linux.resources.unified'],
+    ['linux.resources.network', (c) => { c.linux.resources = { network: { classID: 1 } }; }, 'linux.resources.network'],
+    ['linux.resources.rdma', (c) => { c.linux.resources = { rdma: { mlx5_1: { hcaHandles: 3 } } }; }, 'linux.resources.rdma'],
+    ['linux.resources.blockIO.leafWeight', (c) => { c.linux.resources = { blockIO: { weight: 10, leafWeight: 10 } }; }, 'linux.resources.blockIO.leafWeight'],
     ['process.user.username', (c) => { c.process.user.username = 'root'; }, 'process.user.username'],
     ['process.selinuxLabel', (c) => { c.process.selinuxLabel = 'system_u:system_r:container_t:s0'; }, 'process.selinuxLabel'],
-    ['linux.cgroupsPath', (c) => { c.linux.cgroupsPath = '/ocirun/x'; }, 'linux.cgroupsPath'],
     ['linux.mountLabel', (c) => { c.linux.mountLabel = 'system_u:object_r:container_file_t:s0'; }, 'linux.mountLabel'],
     ['linux.intelRdt', (c) => { c.linux.intelRdt = { closID: 'x' }; }, 'linux.intelRdt'],
     ['linux.memoryPolicy', (c) => { c.linux.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0' }; }, 'linux.memoryPolicy'],

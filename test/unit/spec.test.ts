@@ -37,7 +37,8 @@ describe('defaultSpec', () => {
     expect(s.root).toEqual({ path: 'rootfs', readonly: true });
     expect(s.hostname).toBe('ocirun');
     expect(s.linux?.namespaces?.map((n) => n.type)).toEqual(['pid', 'network', 'ipc', 'uts', 'mount']);
-    expect(s.linux?.resources).toBeUndefined();
+    expect(s.linux?.resources).toEqual({ devices: [{ allow: false, access: 'rwm' }] });
+    expect(defaultSpec({ rootless: true }).linux?.resources).toBeUndefined();
   });
 
   it('maps root to the given ids when rootless', () => {
@@ -56,12 +57,11 @@ describe('defaultSpec', () => {
   it.skipIf(!hasRunc()).each([false, true])('matches `runc spec` except where documented (rootless: %s)', (rootless) => {
     const runc = runcSpec(rootless);
     const ours = JSON.parse(JSON.stringify(defaultSpec({ rootless }))) as any;
-    // The documented differences: no terminal, our hostname and version, no device cgroup rule.
+    // The documented differences: no terminal, our hostname and version.
     expect(runc.process.terminal).toBe(true);
     delete runc.process.terminal; delete ours.process.terminal;
     delete runc.hostname; delete ours.hostname;
     delete runc.ociVersion; delete ours.ociVersion;
-    delete runc.linux.resources;
     expect(ours).toEqual(runc);
   });
 });
