@@ -11,6 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -51,6 +54,18 @@ bool join_cgroups(const Plan& plan) {
     if (!write_all(fd.get(), self.data(), self.size())) return fail(errno, "write", path, "join the container's cgroup via");
   }
   return true;
+}
+
+// The pid behind a pidfd, from its fdinfo; 0 when unknown.
+pid_t pidfd_pid(int pidfd) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+  Fd fd(open(path, O_RDONLY | O_CLOEXEC));
+  ssize_t n = fd.get() < 0 ? -1 : read(fd.get(), buf, sizeof buf - 1);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char* at = strstr(buf, "\nPid:");
+  return at ? static_cast<pid_t>(atoi(at + 5)) : 0;
 }
 
 // The ns files were opened by path; if the init is still alive now, the pid
@@ -98,7 +113,6 @@ bool open_cwd(const Process& p, int* out) {
   close(parent_pidfd);
 
   const Process& proc = plan.process;
-  check(prepare_seccomp(proc));
   if (plan.console_fd >= 0) check(setup_console(plan, false));
   check(apply_rlimits(proc));
   check(apply_process_attrs(proc));
@@ -120,21 +134,23 @@ bool open_cwd(const Process& p, int* out) {
   // (`exec -d` returns at once): it must survive the runtime.
   prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 
-  check(fix_stdio_ownership(proc));
-  check(apply_apparmor(proc));
-  check(apply_final_affinity(proc));
-  if (!proc.no_new_privs) check(load_seccomp(proc));
-  check(apply_credentials(proc));
-  if (!entered && fchdir(cwd) < 0)
-    check(fail_msg(errno, "chdir", proc.cwd, "chdir to cwd (\"" + proc.cwd + "\") set in config.json failed"));
-  if (proc.no_new_privs) check(load_seccomp(proc));
-
-  // The socket moves above every extra fd, which are about to take 3, 4, ...
+  // The socket moves above every extra fd, which are about to take 3, 4, ...;
+  // now, while no seccomp filter can deny the fcntl.
   int top = 3 + static_cast<int>(extra.size());
   for (int fd : extra) top = std::max(top, fd + 1);
   int report = fcntl(kPlanFd, F_DUPFD_CLOEXEC, top);
   if (report < 0) check(fail(errno, "fcntl", "", "move the runtime's socket"));
   g_report_fd = report;
+
+  check(fix_stdio_ownership(proc));
+  check(apply_apparmor(proc));
+  check(apply_final_affinity(proc));
+  // As for the init: without no_new_privs only CAP_SYS_ADMIN may load a filter.
+  if (!proc.no_new_privs) check(load_seccomp(proc, extra));
+  check(apply_credentials(proc));
+  if (!entered && fchdir(cwd) < 0)
+    check(fail_msg(errno, "chdir", proc.cwd, "chdir to cwd (\"" + proc.cwd + "\") set in config.json failed"));
+  if (proc.no_new_privs) check(load_seccomp(proc, extra));
   exec_user(proc, exe, extra, report);
 }
 
@@ -144,7 +160,11 @@ void exec_main(const Plan& plan, std::vector<int> extra) {
   if (!take_inherited_fd(&extra, plan.exec_target))
     check(fail_msg(EBADF, "fcntl", "", "plan: exec target is not an inherited descriptor"));
   check(apply_initial_affinity(plan.process));
+  // Host paths and our host pid namespace: before joining anything. The
+  // listener is told the container's init, as runc does for exec.
   check(connect_seccomp_listener(plan.process));
+  check(prepare_seccomp(plan.process));
+  check(note_seccomp_pid(plan.process, pidfd_pid(plan.exec_target)));
   pid_t parent = getppid();
   int parent_pidfd = static_cast<int>(syscall(SYS_pidfd_open, parent, 0));
   if (parent_pidfd < 0) check(fail(errno, "pidfd_open", "", "watch runtime process"));

@@ -1,13 +1,13 @@
 // The cgroup side of the lifecycle: what create decides before claiming the
 // ID, makes before spawning, finishes once the init is inside; what delete
 // and kill --all do to everything in it.
-import { existsSync } from 'node:fs';
+import { existsSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RuntimeContext } from '../context.js';
 import { OciError } from '../errors.js';
 import type { LinuxResources, Spec } from '../oci/types.js';
 import { managerFor, planCgroupRecord, type CgroupPlacement, type CgroupRecord } from './index.js';
-import { CGROUP_ROOT, hostLayout, type CgroupLayout } from './path.js';
+import { CGROUP_ROOT, hostLayout, resolveCgroupDirs, type CgroupLayout } from './path.js';
 import { v1Unsupported, v1Writes } from './v1-resources.js';
 import { v2Unsupported, v2Writes } from './v2-resources.js';
 import { readOptional } from './files.js';
@@ -109,6 +109,28 @@ export function finishCgroup(record: CgroupRecord, spec: Spec): void {
 /** Kills whatever is left in the cgroup and removes what create made. */
 export async function removeCgroup(record: CgroupRecord | undefined): Promise<void> {
   if (record) await managerFor(record).destroy();
+}
+
+/**
+ * delete --force of a container whose state.json is lost: the cgroup it had
+ * is unknown, but if it had the default one, that is removed once empty.
+ * Only rmdir, never a kill: with no record, the processes might be another
+ * root's container of the same ID.
+ */
+export function removeDefaultCgroupIfEmpty(id: string): void {
+  let dirs: Record<string, string>;
+  try {
+    dirs = resolveCgroupDirs(undefined, id);
+  } catch {
+    return;
+  }
+  for (const dir of Object.values(dirs)) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // absent, or busy: not ours to empty
+    }
+  }
 }
 
 /** Signals every process of the container (kill --all; delete of a live container). */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { OciError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
 import { effectiveRules, emulate, v1DeviceWrites } from './devices.js';
-import { parseKeyed, parseNumber, readOptional, readPids, removeTree, sleep, treePids, writeCgroupFile } from './files.js';
+import { parseKeyed, parseNumber, readOptional, removeTree, sleep, treePids, writeCgroupFile } from './files.js';
 import type { ApplyOptions, CgroupManager, CgroupPlacement, CgroupRecord } from './index.js';
 import { CGROUP_ROOT } from './path.js';
 import { v1Stats, type Stats } from './stats.js';
@@ -43,7 +43,8 @@ export class V1Cgroup implements CgroupManager {
   }
 
   unfit(): string | undefined {
-    const busy = Object.values(this.record.dirs).find((dir) => readPids(dir).length > 0);
+    // The whole subtree: delete kills everything in it, so it must all be the container's.
+    const busy = Object.values(this.record.dirs).find((dir) => treePids(dir).length > 0);
     if (busy) return `cgroup ${busy} already has processes`;
     if (this.frozen()) return `cgroup ${this.dirOf('freezer')} is frozen`;
     return undefined;

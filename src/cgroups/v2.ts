@@ -48,7 +48,8 @@ export class V2Cgroup implements CgroupManager {
   }
 
   unfit(): string | undefined {
-    if (readPids(this.dir).length > 0) return `cgroup ${this.dir} already has processes`;
+    // The whole subtree: delete kills everything in it, so it must all be the container's.
+    if (treePids(this.dir).length > 0) return `cgroup ${this.dir} already has processes`;
     if (this.frozen()) return `cgroup ${this.dir} is frozen`;
     return undefined;
   }

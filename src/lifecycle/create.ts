@@ -57,9 +57,11 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   for (const w of warnings) ctx.logger.warn(w);
   const { store } = ctx;
   const stateDir = store.dir(id);
-  const plan = buildInitPlan(spec, { id, helper: helperPath(), bundle, rootfs, stateDir, noPivot: opts.noPivot ?? false, debug: ctx.debug });
-  plan.timing = opts.timing;
   const cgroup = planContainerCgroup(ctx, spec, id);
+  const plan = buildInitPlan(spec, {
+    id, helper: helperPath(), bundle, rootfs, stateDir, noPivot: opts.noPivot ?? false, debug: ctx.debug, cgroupDirs: cgroup?.dirs,
+  });
+  plan.timing = opts.timing;
   if (cgroup) plan.cgroup = cgroupPlacement(cgroup, spec);
   const io = new ProcessIo(spec.process!, opts);
   io.applyTo(plan);

@@ -7,7 +7,7 @@ import { killAndWait, openInit, openPid } from './process.js';
 import { helpersHolding } from '../state/proc.js';
 import { crashPoint } from '../faults.js';
 import { runPoststop } from '../hooks/lifecycle.js';
-import { removeCgroup, signalCgroup } from '../cgroups/container.js';
+import { removeCgroup, removeDefaultCgroupIfEmpty, signalCgroup } from '../cgroups/container.js';
 
 export interface DeleteOptions { force?: boolean }
 
@@ -29,6 +29,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: Del
           const fd = openPid(pid);
           if (fd >= 0) await killAndWait(fd);
         }
+        if (ctx.cgroupManager !== 'disabled') removeDefaultCgroupIfEmpty(id);
         store.remove(id);
         return;
       }

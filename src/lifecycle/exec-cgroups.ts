@@ -47,14 +47,20 @@ function mountFor(mounts: CgroupMount[], controllers: string, path: string): Cgr
  * mount namespace does not mount are skipped: there is nothing to write to.
  */
 export function execCgroupProcs(initPid: number, selfPid = process.pid): string[] {
-  let theirs: Map<string, string>;
+  let theirs: string;
   try {
-    theirs = membership(readFileSync(`/proc/${initPid}/cgroup`, 'utf8'));
+    theirs = readFileSync(`/proc/${initPid}/cgroup`, 'utf8');
   } catch {
     return [];  // the init is gone; joining its namespaces will say so
   }
-  const ours = membership(readFileSync(`/proc/${selfPid}/cgroup`, 'utf8'));
-  const mounts = cgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8'));
+  return cgroupProcsToJoin(theirs, readFileSync(`/proc/${selfPid}/cgroup`, 'utf8'), readFileSync('/proc/self/mountinfo', 'utf8'));
+}
+
+/** execCgroupProcs on the texts of /proc/<init>/cgroup, /proc/self/cgroup and /proc/self/mountinfo. */
+export function cgroupProcsToJoin(initCgroups: string, ownCgroups: string, mountinfo: string): string[] {
+  const theirs = membership(initCgroups);
+  const ours = membership(ownCgroups);
+  const mounts = cgroupMounts(mountinfo);
   const out: string[] = [];
   for (const [controllers, path] of theirs) {
     if (ours.get(controllers) === path) continue;

@@ -19,12 +19,13 @@ export async function killContainer(ctx: RuntimeContext, id: string, signal: str
   const { store } = ctx;
   const record = store.read(id);
   const status = deriveStatus(store, record);
-  if (status !== 'created' && status !== 'running' && status !== 'paused') {
-    throw new OciError('ERR_NOT_RUNNING', `container "${id}" is not running (status ${status})`);
-  }
-  if (opts.all) {
+  // With --all a stopped container may still have processes (its init's children, without a pid namespace).
+  if (opts.all && status !== 'creating') {
     await signalCgroup(requireCgroup(record), signo);
     return;
+  }
+  if (status !== 'created' && status !== 'running' && status !== 'paused') {
+    throw new OciError('ERR_NOT_RUNNING', `container "${id}" is not running (status ${status})`);
   }
   const fd = openInit(record);
   if (fd < 0) throw new OciError('ERR_NOT_RUNNING', `container "${id}" is not running`);

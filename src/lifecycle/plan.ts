@@ -24,6 +24,8 @@ export interface PlanOptions {
   stateDir: string;
   noPivot: boolean;
   debug: boolean;
+  /** The container's cgroup directory per hierarchy (src/cgroups): what a "cgroup" mount shows on v1 hosts. */
+  cgroupDirs?: Record<string, string>;
 }
 
 export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
@@ -41,6 +43,7 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     hostCgroups: hostCgroups(),
     userNamespace: inUserNs,
     cgroupNamespace: (linux.namespaces ?? []).some((ns) => ns.type === 'cgroup'),
+    cgroupDirs: opts.cgroupDirs,
   });
   return {
     namespaces,

@@ -15,6 +15,8 @@ export interface MountContext {
   userNamespace: boolean;
   /** A cgroup namespace (new or joined): a fresh cgroup2 mount then shows its root. */
   cgroupNamespace?: boolean;
+  /** The container's own cgroup directory per hierarchy (src/cgroups), bound on hybrid and legacy hosts. */
+  cgroupDirs?: Record<string, string>;
 }
 
 const BIND_FLAGS = MS.BIND | MS.REC;
@@ -88,13 +90,20 @@ function planCgroupMount(m: Mount, mctx: MountContext): MountPlan[] {
   const out: MountPlan[] = [{
     dest: base, source: 'tmpfs', type: 'tmpfs', flags: flags & ~MS.RDONLY, data: 'mode=755', propagation: opts.propagation,
   }];
-  // A user namespace may not mount v1 hierarchies, and binding the runtime's own
-  // cgroups would hand the container someone else's limits: until ocirun gives
-  // each container a cgroup of its own, it sees an empty read-only tmpfs there.
-  const hierarchies = mctx.userNamespace ? [] : mctx.hostCgroups.mounts;
+  // The container's own cgroup of each hierarchy is bound there, as runc does,
+  // unless a cgroup namespace makes a fresh mount show it (a user namespace may
+  // not mount v1 hierarchies, so it always gets the binds). Without a cgroup of
+  // its own (--cgroup-manager=disabled) a user-namespaced container sees an
+  // empty read-only tmpfs: the runtime's cgroups are someone else's limits.
+  const own = mctx.cgroupDirs;
+  const bindOwn = own !== undefined && (mctx.userNamespace || !mctx.cgroupNamespace);
+  const hierarchies = mctx.userNamespace && !own ? [] : mctx.hostCgroups.mounts;
   for (const h of hierarchies) {
     const dest = `${base}/${h.name}`;
-    if (h.fstype === 'cgroup2' && bindsHostCgroup2(mctx)) out.push(bindCgroup2(`/sys/fs/cgroup/${h.name}`, dest, flags, []));
+    const mine = own?.[h.name];
+    if (bindOwn && mine) out.push(bindCgroup2(mine, dest, flags, []));
+    else if (mctx.userNamespace) continue;
+    else if (h.fstype === 'cgroup2' && bindsHostCgroup2(mctx)) out.push(bindCgroup2(`/sys/fs/cgroup/${h.name}`, dest, flags, []));
     else out.push({ dest, source: 'cgroup', type: h.fstype, flags, data: h.hierarchy, propagation: [] });
     // "cpu,cpuacct" is reachable as "cpu" and "cpuacct" too.
     if (h.name.includes(',')) {

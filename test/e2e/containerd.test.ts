@@ -2,9 +2,9 @@
 // (ctr --runc-binary): run with output, exec, kill, delete. Against ocirun
 // and against runc, each with a private containerd (socket, root, state).
 //
-// The container's config is ocirun's default spec (ctr run --config): ctr's
-// own default asks for a cgroup and CPU shares, which need cgroup support;
-// with it, the same tests run on ctr's defaults (see `specFlags`).
+// With cgroup support (`features`), the container gets ctr's own default
+// config; without, ocirun's default spec (ctr run --config), since ctr's asks
+// for a cgroup and CPU shares (see runArgs).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerdEnv, have, isRoot, runtimes, supportsCgroups } from './engines.js';
 
@@ -22,7 +22,10 @@ describe.runIf(enabled).each(runtimes())('containerd with $name', (runtime) => {
    * default config on our rootfs; without, a config that asks for none.
    */
   const runArgs = (name: string, args: string[]): string[] =>
-    supportsCgroups(runtime) ? ['--rootfs', c.rootfs, name, ...args] : ['--config', c.spec(args), name];
+    supportsCgroups(runtime)
+      // Without an image there is no PATH (runc would not find sh; ocirun, like crun, assumes the usual one).
+      ? ['--env', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', '--rootfs', c.rootfs, name, ...args]
+      : ['--config', c.spec(args), name];
 
   it('ctr run: output and exit status come back through the shim', () => {
     const name = id();

@@ -3,7 +3,7 @@
 // (own socket, root and state, started and stopped by pid). Everything they
 // leave — containers, overlay mounts, cgroups they made — goes in destroy().
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,10 +88,13 @@ function killProcessesMentioning(dir: string): void {
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
-/** Top-level cgroup dirs podman's cgroupfs manager makes (libpod_parent), per hierarchy. */
-function libpodCgroups(): string[] {
+/**
+ * A top-level cgroup dir an engine makes as the parent of its containers'
+ * (podman's libpod_parent, ctr's namespace "default"), in every hierarchy.
+ */
+function cgroupParents(name: string): string[] {
   if (!existsSync(CGROUP_ROOT)) return [];
-  return readdirSync(CGROUP_ROOT).map((h) => join(CGROUP_ROOT, h, 'libpod_parent')).filter((d) => existsSync(d));
+  return readdirSync(CGROUP_ROOT).map((h) => join(CGROUP_ROOT, h, name)).filter((d) => existsSync(d));
 }
 
 function removeCgroupTree(dir: string): void {
@@ -110,7 +113,8 @@ export class PodmanEnv {
       .replaceAll('@TMP@', dir).replaceAll('@RUNTIME@', runtime.name)
       .replaceAll('@CGROUPS@', cgroups ? 'enabled' : 'disabled');
     writeFileSync(join(dir, 'containers.conf'), fill('containers.conf.in'));
-    writeFileSync(join(dir, 'runtime'), `#!/bin/sh\nexec ${runtime.path} --root ${join(dir, 'runtime-state')} "$@"\n`, { mode: 0o755 });
+    mkdirSync(join(dir, 'bin'));
+    writeFileSync(join(dir, 'bin', runtime.name), `#!/bin/sh\nexec ${runtime.path} --root ${join(dir, 'runtime-state')} "$@"\n`, { mode: 0o755 });
     writeFileSync(join(dir, 'storage.conf'), fill('storage.conf.in'));
     this.env = {
       ...process.env,
@@ -119,7 +123,7 @@ export class PodmanEnv {
       CONTAINERS_REGISTRIES_CONF: join(dir, 'registries.conf'),
     };
     writeFileSync(join(dir, 'registries.conf'), 'unqualified-search-registries = []\n');
-    this.cgroupsBefore = new Set(libpodCgroups());
+    this.cgroupsBefore = new Set(cgroupParents('libpod_parent'));
   }
 
   static async create(runtime: Runtime): Promise<PodmanEnv> {
@@ -134,8 +138,9 @@ export class PodmanEnv {
 
   /** podman with this env's config (the runtime keeps its state under our dir too: see the runtime script). */
   podman(args: string[], opts: { input?: string; timeout?: number; fds?: number[] } = {}): Run {
+    // cwd: conmon writes its "oom" marker into its working directory.
     return pick(spawnSync('podman', args, {
-      env: this.env, input: opts.input ?? '', encoding: 'utf8', timeout: opts.timeout ?? 60_000,
+      env: this.env, cwd: this.dir, input: opts.input ?? '', encoding: 'utf8', timeout: opts.timeout ?? 60_000,
       maxBuffer: 64 << 20, stdio: ['pipe', 'pipe', 'pipe', ...(opts.fds ?? [])],
     }));
   }
@@ -145,7 +150,7 @@ export class PodmanEnv {
     const flags = [`--rows=${o.rows ?? 24}`, `--cols=${o.cols ?? 80}`, ...(o.send === undefined ? [] : [`--send=${o.send}`]),
       ...(o.after === undefined ? [] : [`--after=${o.after}`])];
     const r = spawnSync(PYTHON, [PTYCTL, 'run', ...flags, '--', 'podman', ...args],
-      { env: this.env, encoding: 'utf8', timeout: 60_000 });
+      { env: this.env, cwd: this.dir, encoding: 'utf8', timeout: 60_000 });
     if (r.status !== 0) throw new Error(`ptyctl: ${r.stderr}`);
     return JSON.parse(r.stdout) as { exit: number; output: string; restored: boolean };
   }
@@ -157,13 +162,14 @@ export class PodmanEnv {
     // A conmon whose podman was killed mid-test (a timeout) outlives all that.
     killProcessesMentioning(this.dir);
     unmountAll(this.dir);
-    for (const d of libpodCgroups()) if (!this.cgroupsBefore.has(d)) removeCgroupTree(d);
+    for (const d of cgroupParents('libpod_parent')) if (!this.cgroupsBefore.has(d)) removeCgroupTree(d);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
 export class ContainerdEnv {
   private daemon?: ChildProcess;
+  private readonly cgroupsBefore = new Set(cgroupParents('default'));
   private constructor(readonly dir: string, readonly runtime: Runtime, readonly rootfs: string) {}
 
   static async create(runtime: Runtime): Promise<ContainerdEnv> {
@@ -227,6 +233,7 @@ export class ContainerdEnv {
       await exited;
     }
     unmountAll(this.dir);
+    for (const d of cgroupParents('default')) if (!this.cgroupsBefore.has(d)) removeCgroupTree(d);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

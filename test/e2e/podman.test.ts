@@ -23,7 +23,8 @@ describe.runIf(enabled).each(runtimes())('podman with $name', (runtime) => {
   it('run --rm passes output through and returns the exit code', () => {
     expect(run('sh', '-c', 'echo out; echo err >&2; exit 3')).toMatchObject({ status: 3, stdout: 'out\n', stderr: 'err\n' });
     expect(run('true').status).toBe(0);
-    expect(run('sh', '-c', 'kill -KILL $$').status).toBe(137);
+    // A signal-killed process (not the container's pid 1, which SIGKILL from inside cannot end).
+    expect(run('sh', '-c', 'sh -c "kill -KILL \\$\\$"; echo "child=$?"')).toMatchObject({ status: 0, stdout: 'child=137\n' });
     // podman's own code for a command the runtime could not find.
     expect(run('no-such-command').status).toBe(127);
   });
@@ -71,7 +72,7 @@ describe.runIf(enabled).each(runtimes())('podman with $name', (runtime) => {
   });
 
   it('run -t gives the container a terminal', () => {
-    const r = p.podmanInPty(['run', '--rm', '-t', p.image, 'sh', '-c', 'tty; test -t 0 && test -t 1 && echo both-tty; read x; echo "got=$x"'],
+    const r = p.podmanInPty(['run', '--rm', '-i', '-t', p.image, 'sh', '-c', 'tty; test -t 0 && test -t 1 && echo both-tty; read x; echo "got=$x"'],
       { after: 'both-tty', send: 'typed\n' });
     expect(r.exit).toBe(0);
     expect(r.output).toMatch(/\/dev\/pts\/0\r\nboth-tty\r\n/);
@@ -160,13 +161,14 @@ describe.runIf(enabled).each(runtimes())('podman with $name', (runtime) => {
 
   // -- cgroups: skipped while the runtime reports no cgroup support (ocirun: cgroups are another issue) --
 
-  it('--memory: an OOM kill is reported', (ctx) => {
+  it('--memory: the limit is set and an allocation past it is OOM-killed', (ctx) => {
     if (needsCgroups()) ctx.skip();  // needs the memory controller (cgroup support)
-    const name = `oom-${process.pid}-${runtime.name}`;
-    const r = p.podman(['run', '--name', name, '--memory', '32m', '--memory-swap', '32m', p.image, 'sh', '-c', 'tail /dev/zero']);
+    const limit = 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max';
+    expect(p.podman(['run', '--rm', '--memory', '32m', p.image, 'sh', '-c', limit]).stdout).toBe(`${32 << 20}\n`);
+    // tail keeps the endless line in memory. (State.OOMKilled is conmon's to
+    // report; conmon 2.1.6 does not on this hybrid host, with runc either.)
+    const r = p.podman(['run', '--rm', '--memory', '32m', '--memory-swap', '32m', p.image, 'tail', '/dev/zero']);
     expect(r.status).toBe(137);
-    expect(p.podman(['inspect', '--format', '{{.State.OOMKilled}}', name]).stdout.trim()).toBe('true');
-    p.podman(['rm', name]);
   });
 
   it('--pids-limit stops a fork bomb', (ctx) => {

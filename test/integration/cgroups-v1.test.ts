@@ -3,7 +3,7 @@
 // and felt by real processes. The same scenarios run against pure cgroup v2
 // in a VM (test/vm/cgroups-v2.vm.test.ts).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Harness, isRoot, waitFor } from './harness.js';
 import { hostCgroups } from '../../src/rootfs/host-cgroups.js';
@@ -92,6 +92,20 @@ describe.runIf(isRoot && v1Host)('cgroups (v1 controllers)', () => {
     const r = h.run(['run', '--bundle', h.bundle(all(cgroupNs, resources({ memory: { limit: 48 << 20 } }),
       sh('grep memory /proc/self/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes'))), h.id()]);
     expect(r).toMatchObject({ status: 0, stdout: `4:memory:/\n${48 << 20}\n` });
+  });
+
+  it('without a cgroup namespace /sys/fs/cgroup shows the container\'s own cgroups (bound, as runc does), in a user namespace too', () => {
+    const userns: Edit = (spec) => {
+      spec.linux!.namespaces!.push({ type: 'user' });
+      spec.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      spec.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    };
+    const script = sh('cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max; mkdir /sys/fs/cgroup/pids/x 2>&1 | grep -c Read-only');
+    const limits = resources({ cpu: { quota: 50000, period: 100000 }, pids: { limit: 33 } });
+    for (const edit of [all(limits, script), all(limits, userns, script)]) {
+      const r = h.run(['run', '--bundle', h.bundle(edit), h.id()]);
+      expect(r).toMatchObject({ status: 0, stdout: '50000\n33\n1\n', stderr: '' });
+    }
   });
 
   it('a memory hog is OOM-killed and events reports oom', async () => {
@@ -297,13 +311,21 @@ describe.runIf(isRoot && v1Host)('cgroups (v1 controllers)', () => {
     }
     expect(refused((spec) => { spec.linux!.cgroupsPath = 'machine.slice:ocirun:x'; }))
       .toMatch(/^ocirun: linux.cgroupsPath: looks like a systemd path/);
-    // A second container in the first one's cgroup: refused, and the first is untouched.
+    // A second container in the first one's cgroup, or in a cgroup above it: refused, and the first is untouched.
     const first = h.id();
-    const path = `/ocirun/${first}`;
-    start(first, all((spec) => { spec.linux!.cgroupsPath = path; }, sh('sleep 69')));
-    const r = h.run(['create', '--bundle', h.bundle(all((spec) => { spec.linux!.cgroupsPath = path; }, sh('true'))), h.id()]);
-    expect(r.stderr).toMatch(new RegExp(`^ocirun: linux.cgroupsPath: cgroup /sys/fs/cgroup/[^ ]+/ocirun/${first} already has processes\n$`));
-    expect(state(first).status).toBe('running');
+    const parent = `/ocirun/${first}`;
+    start(first, all((spec) => { spec.linux!.cgroupsPath = `${parent}/leaf`; }, sh('sleep 69')));
+    const parents = Object.values(dirs(first)).map((d) => d.replace(/\/leaf$/, ''));
+    try {
+      for (const path of [`${parent}/leaf`, parent]) {
+        const r = h.run(['create', '--bundle', h.bundle(all((spec) => { spec.linux!.cgroupsPath = path; }, sh('true'))), h.id()]);
+        expect(r.stderr).toMatch(new RegExp(`^ocirun: linux.cgroupsPath: cgroup /sys/fs/cgroup/[^ ]+${path} already has processes\n$`));
+        expect(state(first).status).toBe('running');
+      }
+    } finally {
+      h.run(['delete', '--force', first]);
+      for (const d of parents) rmdirSync(d);
+    }
   });
 
   it('--cgroup-manager=disabled makes no cgroup, and pause says why it cannot', () => {

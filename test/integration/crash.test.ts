@@ -2,9 +2,10 @@
 // the container dying early; state damaged by hand. Afterwards state tells the
 // truth, nothing hangs, delete --force clears everything and the ID is reusable.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Harness, isRoot, waitFor } from './harness.js';
+import { removeDefaultCgroupIfEmpty } from '../../src/cgroups/container.js';
 
 const crashAt = (step: string) => ({ env: { OCIRUN_TEST_CRASH_AT: step } });
 
@@ -96,7 +97,7 @@ describe.runIf(isRoot)('crashes and damage', () => {
     }
   });
 
-  it('lists other containers when one state dir was removed by hand', () => {
+  it('lists other containers when one state dir was removed by hand', async () => {
     const a = h.id('gone');
     const b = h.id('kept');
     expect(h.run(['run', '--detach', '--bundle', bundle, a]).status).toBe(0);
@@ -106,5 +107,8 @@ describe.runIf(isRoot)('crashes and damage', () => {
     expect(h.run(['list', '-q']).stdout).toBe(`${b}\n`);
     expect(h.run(['state', a]).stderr).toMatch(/does not exist/);
     process.kill(pid, 'SIGKILL'); // its state is gone; this test started it
+    // So is the record of its cgroup: the (default) directories go once the init has.
+    await waitFor(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] === 'Z');
+    removeDefaultCgroupIfEmpty(a);
   });
 });

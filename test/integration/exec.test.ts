@@ -140,6 +140,18 @@ describe.runIf(isRoot)('exec', () => {
     expect(root.stdout).toBe('CapEff:\t0000000020200420\n');  // plus bit 21
   });
 
+  it('is confined by the container\'s seccomp profile, like the init', () => {
+    const { id } = running((s) => {
+      s.linux!.seccomp = {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+      };
+    });
+    const r = h.run(['exec', id, 'sh', '-c', 'mkdir /tmp/denied; echo "rc=$?"; grep ^Seccomp: /proc/self/status']);
+    expect(r.stdout).toBe('rc=1\nSeccomp:\t2\n');
+    expect(r.stderr).toMatch(/Operation not permitted/);
+  });
+
   it('runs a whole process from --process FILE, validated like a config', () => {
     const { id } = running();
     const file = join(h.work, `process-${h.id()}.json`);

@@ -9,10 +9,10 @@
 
   ptyctl.py recv SOCKET [--send TEXT]
       Listens on SOCKET (AF_UNIX stream) like runc's recvtty: accepts one
-      connection, takes the fd that comes with the first message, types TEXT
-      into it and reads until the other side is gone. Prints one JSON line:
-      the payload, the fd's type, and the output. "ready" on stderr once
-      listening.
+      connection and takes the fd that comes with the first message. A
+      terminal it types TEXT into and reads until the other side is gone.
+      Prints one JSON line: the payload, what the fd is (and for a pidfd, the
+      pid), and the output. "ready" on stderr once listening.
 """
 import argparse
 import array
@@ -134,10 +134,15 @@ def cmd_recv(a):
     fd = fds[0]
     st = os.fstat(fd)
     info = {'payload': msg.decode(), 'fds': len(fds), 'isChar': stat.S_ISCHR(st.st_mode),
-            'major': os.major(st.st_rdev), 'isatty': os.isatty(fd)}
+            'major': os.major(st.st_rdev), 'isatty': os.isatty(fd), 'link': os.readlink(f'/proc/self/fd/{fd}')}
+    with open(f'/proc/self/fdinfo/{fd}') as f:
+        pid = [line.split()[1] for line in f if line.startswith('Pid:')]
+    if pid:
+        info['pid'] = int(pid[0])  # a pidfd: whose
     if a.send is not None:
         os.write(fd, a.send.encode())
-    info['output'] = read_all(fd, time.time() + a.timeout).decode('utf-8', 'replace')
+    if info['isatty']:
+        info['output'] = read_all(fd, time.time() + a.timeout).decode('utf-8', 'replace')
     print(json.dumps(info))
 
 

@@ -5,7 +5,7 @@
 // ptyctl.py, since Node has no ptys of its own.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Harness, OCIRUN, isRoot } from './harness.js';
@@ -15,7 +15,7 @@ const PTYCTL = fileURLToPath(new URL('./ptyctl.py', import.meta.url));
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 interface PtyRun { exit: number; output: string; restored: boolean; timedOut: boolean }
-interface Received { payload: string; fds: number; isChar: boolean; major: number; isatty: boolean; output: string }
+interface Received { payload: string; fds: number; isChar: boolean; major: number; isatty: boolean; link: string; pid?: number; output: string }
 
 const tty = (script: string, size?: { height: number; width: number }) => (spec: Spec): void => {
   spec.process!.terminal = true;
@@ -98,6 +98,22 @@ describe.runIf(isRoot)('terminals', () => {
     expect(got.output).toMatch(/crw--w----\s+1 root\s+\S+\s+136,\s+0 .* \/dev\/console/);
     expect(got.output).toMatch(/ctty=34816\r\n/);  // (136 << 8) | 0: it is the controlling terminal
     expect(got.output).toContain('all-tty');
+  });
+
+  it('--pidfd-socket receives a pidfd of the init (create) or of the exec\'d process', async () => {
+    const id = h.id();
+    let rx = await receiver();
+    expect(h.run(['create', '--bundle', h.bundle((s) => { s.process!.args = ['sleep', '60']; }), '--pidfd-socket', rx.socket, id]).status).toBe(0);
+    const init = JSON.parse(h.run(['state', id]).stdout).pid as number;
+    expect(await rx.result).toMatchObject({ payload: 'pidfd', fds: 1, link: 'anon_inode:[pidfd]', pid: init });
+    expect(h.run(['start', id]).status).toBe(0);
+    rx = await receiver();
+    const pidFile = join(h.work, `${id}.exec.pid`);
+    expect(h.run(['exec', '-d', '--pid-file', pidFile, '--pidfd-socket', rx.socket, id, 'sleep', '30']).status).toBe(0);
+    expect(await rx.result).toMatchObject({ payload: 'pidfd', link: 'anon_inode:[pidfd]', pid: Number(readFileSync(pidFile, 'utf8')) });
+    const missing = h.run(['create', '--bundle', h.bundle(), '--pidfd-socket', join(h.work, 'nobody.sock'), h.id()]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/connect .*nobody\.sock.*ENOENT/);
   });
 
   it('runs attached in the foreground: size, resize, input, exit code, terminal restored', () => {

@@ -16,6 +16,9 @@ import { parseDuration } from '../../src/lifecycle/stats.js';
 import { validateSpec } from '../../src/config/validate.js';
 import { defaultSpec } from '../../src/config/default-spec.js';
 import type { LinuxResources } from '../../src/oci/types.js';
+import { planMounts } from '../../src/rootfs/mounts.js';
+import { parseHostCgroups } from '../../src/rootfs/host-cgroups.js';
+import { MS } from '../../src/oci/tables.js';
 
 const HYBRID = `
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
@@ -63,6 +66,31 @@ describe('cgroup hierarchies and cgroupsPath', () => {
     const spec = defaultSpec();
     spec.linux!.cgroupsPath = path;
     expect(validateSpec(spec).problems.map((p) => `${p.path}: ${p.message}`)).toEqual([message]);
+  });
+});
+
+describe('the "cgroup" mount on a v1 host', () => {
+  const mount = [{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'ro'] }];
+  const dirs = resolveCgroupDirs(undefined, 'c1', parseLayout(HYBRID));
+  const plan = (userNamespace: boolean, cgroupNamespace: boolean) => planMounts(mount, {
+    bundle: '/b', hostCgroups: parseHostCgroups(HYBRID), userNamespace, cgroupNamespace, cgroupDirs: dirs,
+  }).map((m) => `${m.dest} <- ${m.symlink ? `-> ${m.symlink}` : m.type || m.source}${m.flags & MS.BIND && m.remountFlags! & MS.RDONLY ? ' ro' : ''}`);
+
+  it('binds the container\'s own cgroup of each hierarchy, as runc does, in a user namespace too', () => {
+    const binds = [
+      '/sys/fs/cgroup <- tmpfs',
+      '/sys/fs/cgroup/cpu,cpuacct <- /sys/fs/cgroup/cpu,cpuacct/ocirun/c1 ro',
+      '/sys/fs/cgroup/cpu <- -> cpu,cpuacct', '/sys/fs/cgroup/cpuacct <- -> cpu,cpuacct',
+      '/sys/fs/cgroup/memory <- /sys/fs/cgroup/memory/ocirun/c1 ro',
+      '/sys/fs/cgroup/systemd <- /sys/fs/cgroup/systemd/ocirun/c1 ro',
+      '/sys/fs/cgroup/unified <- /sys/fs/cgroup/unified/ocirun/c1 ro',
+    ];
+    expect(plan(false, false)).toEqual([...binds, '/sys/fs/cgroup <- ']);
+    expect(plan(true, true)).toEqual([...binds, '/sys/fs/cgroup <- ']);
+  });
+
+  it('mounts the hierarchies fresh in a cgroup namespace, where they show the container\'s cgroup', () => {
+    expect(plan(false, true).filter((l) => l.includes('memory'))).toEqual(['/sys/fs/cgroup/memory <- cgroup']);
   });
 });
 

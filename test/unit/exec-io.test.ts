@@ -1,0 +1,128 @@
+// The parts of exec and of process I/O that need no root: how the exec'd
+// process is derived from the container's, runc's terminal rules, socket
+// activation, which cgroups exec joins, and the records the helper receives.
+import { describe, expect, it } from 'vitest';
+import { defaultSpec } from '../../src/config/default-spec.js';
+import { execProcessFrom } from '../../src/lifecycle/exec.js';
+import { cgroupProcsToJoin } from '../../src/lifecycle/exec-cgroups.js';
+import { checkTerminal, listenFdsFromEnv } from '../../src/io/process-io.js';
+import { encodePlan, type InitPlan } from '../../src/native/plan.js';
+
+function records(buf: Buffer): Map<number, Buffer[]> {
+  const out = new Map<number, Buffer[]>();
+  for (let off = 0; off < buf.length;) {
+    const tag = buf.readUInt16LE(off);
+    const len = buf.readUInt32LE(off + 4);
+    out.set(tag, [...(out.get(tag) ?? []), buf.subarray(off + 8, off + 8 + len)]);
+    off += 8 + len;
+  }
+  return out;
+}
+
+describe('execProcessFrom', () => {
+  const config = defaultSpec();
+  config.process!.env = ['PATH=/bin', 'A=1', 'B=2'];
+  config.process!.terminal = true;
+  config.process!.consoleSize = { height: 10, width: 20 };
+
+  it('starts from the container process, with no terminal unless asked', () => {
+    const p = execProcessFrom(config, { args: ['ls'] });
+    expect(p).toMatchObject({ args: ['ls'], env: ['PATH=/bin', 'A=1', 'B=2'], cwd: '/', terminal: false });
+    expect(p.consoleSize).toBeUndefined();
+    expect(p.capabilities).toEqual(config.process!.capabilities);
+    expect(execProcessFrom(config, { args: ['ls'], tty: true })).toMatchObject({ terminal: true, consoleSize: { height: 10, width: 20 } });
+  });
+
+  it('replaces variables by name and appends new ones, in order', () => {
+    expect(execProcessFrom(config, { args: ['x'], env: ['B=two', 'C=3', 'A=one'] }).env).toEqual(['PATH=/bin', 'A=one', 'B=two', 'C=3']);
+  });
+
+  it('overrides user, groups and cwd without touching the container config', () => {
+    const p = execProcessFrom(config, { args: ['x'], uid: 7, gid: 8, additionalGids: [9], cwd: '/tmp', noNewPrivileges: true });
+    expect(p.user).toEqual({ uid: 7, gid: 8, additionalGids: [9] });
+    expect(p).toMatchObject({ cwd: '/tmp', noNewPrivileges: true });
+    expect(config.process!.user).toEqual({ uid: 0, gid: 0 });
+  });
+
+  it('adds --cap to bounding, effective and permitted, and ambient only with inheritable ones (runc)', () => {
+    const p = execProcessFrom(config, { args: ['x'], caps: ['CAP_SYS_ADMIN', 'CAP_KILL'] });
+    expect(p.capabilities!.effective).toEqual([...config.process!.capabilities!.effective!, 'CAP_SYS_ADMIN']);
+    expect(p.capabilities!.bounding).toContain('CAP_SYS_ADMIN');
+    expect(p.capabilities!.permitted).toContain('CAP_SYS_ADMIN');
+    expect(config.process!.capabilities!.inheritable).toBeUndefined();
+    expect(p.capabilities!.ambient).toEqual(config.process!.capabilities!.ambient);
+    const withInh = defaultSpec();
+    withInh.process!.capabilities!.inheritable = ['CAP_KILL'];
+    expect(execProcessFrom(withInh, { args: ['x'], caps: ['CAP_SYS_ADMIN'] }).capabilities!.ambient)
+      .toEqual([...withInh.process!.capabilities!.ambient!, 'CAP_SYS_ADMIN']);
+  });
+});
+
+describe('terminal rules', () => {
+  it('follows runc: a detached terminal needs a console socket, and a socket needs a detached terminal', () => {
+    expect(() => checkTerminal(true, false, undefined)).toThrow(/cannot allocate a terminal for a detached process without --console-socket/);
+    expect(() => checkTerminal(false, false, '/s')).toThrow(/process has no terminal/);
+    expect(() => checkTerminal(true, true, '/s')).toThrow(/only for detached processes/);
+    expect(() => checkTerminal(true, false, '/s')).not.toThrow();
+    expect(() => checkTerminal(true, true, undefined)).not.toThrow();
+    expect(() => checkTerminal(false, false, undefined)).not.toThrow();
+  });
+
+  it('takes LISTEN_FDS only when LISTEN_PID names this process', () => {
+    expect(listenFdsFromEnv({ LISTEN_FDS: '2', LISTEN_PID: '42' }, 42)).toBe(2);
+    expect(listenFdsFromEnv({ LISTEN_FDS: '2', LISTEN_PID: '43' }, 42)).toBe(0);
+    expect(listenFdsFromEnv({ LISTEN_FDS: '2' }, 42)).toBe(0);
+    expect(listenFdsFromEnv({ LISTEN_FDS: 'x', LISTEN_PID: '42' }, 42)).toBe(0);
+  });
+});
+
+describe('cgroupProcsToJoin', () => {
+  const mountinfo = [
+    '30 25 0:26 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory',
+    '31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct',
+    '32 25 0:28 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd',
+    '33 25 0:29 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate',
+    '34 25 0:30 /sub /mnt/pids rw - cgroup cgroup rw,pids',
+  ].join('\n');
+  const ours = '5:pids:/sub/me\n4:memory:/\n3:cpu,cpuacct:/\n2:name=systemd:/\n0::/\n';
+
+  it('joins every hierarchy where the init is elsewhere, through the mount that shows it', () => {
+    const init = '5:pids:/sub/box\n4:memory:/ocirun/box\n3:cpu,cpuacct:/\n2:name=systemd:/ocirun/box\n0::/ocirun/box\n';
+    expect(cgroupProcsToJoin(init, ours, mountinfo)).toEqual([
+      '/mnt/pids/box/cgroup.procs',
+      '/sys/fs/cgroup/memory/ocirun/box/cgroup.procs',
+      '/sys/fs/cgroup/systemd/ocirun/box/cgroup.procs',
+      '/sys/fs/cgroup/unified/ocirun/box/cgroup.procs',
+    ]);
+  });
+
+  it('writes nothing when the init shares our cgroups, or where no mount reaches its cgroup', () => {
+    expect(cgroupProcsToJoin(ours, ours, mountinfo)).toEqual([]);
+    expect(cgroupProcsToJoin('5:pids:/elsewhere\n', ours, mountinfo)).toEqual([]);
+  });
+});
+
+describe('plan records for terminals and exec', () => {
+  const base: InitPlan = {
+    namespaces: [{ type: 0x20000000, path: '/proc/9/ns/pid' }], uidMappings: [], gidMappings: [], rootfs: '/r',
+    rootfsReadonly: false, noPivot: false, mounts: [], devices: [], symlinks: [], maskedPaths: [], readonlyPaths: [],
+    stateDir: '/s', process: { args: ['sh'], env: [], cwd: '/', uid: 0, gid: 0, additionalGids: [], noNewPrivileges: false, rlimits: [] },
+    timeOffsets: [], sysctls: [], debug: false,
+  };
+
+  it('sends the console socket fd and size (tags 200, 201)', () => {
+    const r = records(encodePlan({ ...base, console: { socketFd: 6, rows: 24, cols: 80 } }));
+    expect(r.get(200)).toEqual([Buffer.from([6, 0, 0, 0])]);
+    expect(r.get(201)).toEqual([Buffer.from([24, 0, 0, 0, 80, 0, 0, 0])]);
+    expect(records(encodePlan({ ...base, console: { socketFd: 4 } })).has(201)).toBe(false);
+  });
+
+  it('an exec plan names its target and cgroups (210, 211) and carries no rootfs or state dir', () => {
+    const r = records(encodePlan({ ...base, exec: { targetFd: 5, cgroupProcs: ['/a/cgroup.procs', '/b/cgroup.procs'] } }));
+    expect(r.get(210)).toEqual([Buffer.from([5, 0, 0, 0])]);
+    expect(r.get(211)!.map(String)).toEqual(['/a/cgroup.procs', '/b/cgroup.procs']);
+    expect(r.has(8)).toBe(false);   // PLAN_ROOTFS
+    expect(r.has(50)).toBe(false);  // PLAN_STATE_DIR
+    expect(r.has(60)).toBe(true);   // PLAN_PROCESS
+  });
+});
