@@ -53,21 +53,7 @@ bool check_ptmx(int fd) {
 }
 
 bool send_master(int sock, int master) {
-  iovec iov{const_cast<char*>(kMasterName), strlen(kMasterName)};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &master, sizeof(int));
-  ssize_t n;
-  do n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = send_with_fd(sock, kMasterName, strlen(kMasterName), master);
   if (n < 0) return fail(errno, "sendmsg", "", "send terminal master to console socket");
   return true;
 }

@@ -107,27 +107,32 @@ void die_stderr(int code) {
   _exit(code);
 }
 
-bool send_pid(pid_t pid, int pidfd) {
-  std::string buf;
-  uint32_t p = static_cast<uint32_t>(pid);
-  put_record(&buf, proto::MSG_PID, &p, sizeof p);
-  iovec iov{buf.data(), buf.size()};
+ssize_t send_with_fd(int sock, const void* data, size_t len, int fd) {
+  iovec iov{const_cast<void*>(data), len};
   msghdr mh{};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (pidfd >= 0) {
+  if (fd >= 0) {
     mh.msg_control = control;
     mh.msg_controllen = sizeof control;
     cmsghdr* c = CMSG_FIRSTHDR(&mh);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
   }
   ssize_t n;
-  do n = sendmsg(g_report_fd, &mh, MSG_NOSIGNAL);
+  do n = sendmsg(sock, &mh, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
+  return n;
+}
+
+bool send_pid(pid_t pid, int pidfd) {
+  std::string buf;
+  uint32_t p = static_cast<uint32_t>(pid);
+  put_record(&buf, proto::MSG_PID, &p, sizeof p);
+  ssize_t n = send_with_fd(g_report_fd, buf.data(), buf.size(), pidfd);
   if (n < 0) return fail(errno, "sendmsg", "", "send pid to runtime");
   // The fd travelled with the first byte; any tail goes as plain data.
   if (static_cast<size_t>(n) < buf.size() && !send_all(buf.substr(static_cast<size_t>(n))))

@@ -31,6 +31,9 @@ const Failure& last_failure();
 // After start nobody reads fd 3: prints "ocirun-init: <message>: <strerror>" to fd 2.
 [[noreturn]] void die_stderr(int code);
 
+// One sendmsg() of data with fd attached as SCM_RIGHTS (none if fd < 0), retried
+// on EINTR, never raising SIGPIPE. Returns what sendmsg returned.
+ssize_t send_with_fd(int sock, const void* data, size_t len, int fd);
 bool send_pid(pid_t pid, int pidfd);
 bool send_ready();
 // MSG_WARNING: shown to the user by the runtime; only before MSG_READY.

@@ -9,6 +9,7 @@
 #include "common/protocol.h"
 #include "init/msg.h"
 #include "init/plan.h"
+#include "init/plan_records.h"
 
 namespace ocirun::init {
 
@@ -16,52 +17,7 @@ using namespace ocirun::proto;
 
 namespace {
 
-bool bad(const char* what, unsigned tag) {
-  return fail_msg(EINVAL, "", "", std::string("plan: ") + what + " (tag " + std::to_string(tag) + ")");
-}
-
-struct Rec {
-  uint16_t tag;
-  const uint8_t* p;
-  uint32_t n;
-};
-
-// Walks one nested payload; each tag not in `repeatable` may appear once.
-template <typename F>
-bool each_record(const uint8_t* p, uint32_t n, std::initializer_list<uint16_t> repeatable, F fn) {
-  const uint8_t* end = p + n;
-  std::vector<uint16_t> seen;
-  while (p != end) {
-    RecordHeader h;
-    if (static_cast<size_t>(end - p) < sizeof h) return bad("truncated header", 0);
-    memcpy(&h, p, sizeof h);
-    p += sizeof h;
-    if (h.zero != 0) return bad("nonzero reserved field", h.tag);
-    if (h.length > static_cast<size_t>(end - p)) return bad("truncated payload", h.tag);
-    bool rep = false;
-    for (uint16_t t : repeatable) rep |= t == h.tag;
-    if (!rep) {
-      for (uint16_t t : seen)
-        if (t == h.tag) return bad("duplicate record", h.tag);
-      seen.push_back(h.tag);
-    }
-    if (!fn(Rec{h.tag, p, h.length})) return false;
-    p += h.length;
-  }
-  return true;
-}
-
-bool u32(const Rec& r, uint32_t* v) {
-  if (r.n != 4) return bad("expected u32", r.tag);
-  memcpy(v, r.p, 4);
-  return true;
-}
-
-bool str(const Rec& r, std::string* v) {
-  if (memchr(r.p, 0, r.n)) return bad("NUL byte in string", r.tag);
-  v->assign(reinterpret_cast<const char*>(r.p), r.n);
-  return true;
-}
+using namespace records;
 
 bool cpu_mask(const Rec& r, std::vector<uint64_t>* out) {
   if (r.n == 0 || r.n % 8 != 0) return bad("CPU mask must be a non-empty multiple of 8 bytes", r.tag);

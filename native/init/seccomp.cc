@@ -110,21 +110,7 @@ bool send_to_listener(const Seccomp& sc, int notify_fd) {
     if (i) json += g_host_pid;
     json += sc.listener_state[i];
   }
-  iovec iov{json.data(), json.size()};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
-  ssize_t n;
-  do n = sendmsg(g_listener, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = send_with_fd(g_listener, json.data(), json.size(), notify_fd);
   if (n < 0) return fail(errno, "sendmsg", sc.listener_path, "seccomp: send notify fd to listener");
   for (size_t off = static_cast<size_t>(n); off < json.size();) {
     ssize_t m = send(g_listener, json.data() + off, json.size() - off, MSG_NOSIGNAL);
