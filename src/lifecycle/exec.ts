@@ -208,31 +208,46 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
 
 /** runc exec: the process's exit code (128+N for signal N); 0 at once when detached. */
 export async function execProcess(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<number> {
-  const { pidfd, terminal } = await startExec(ctx, id, opts);
-  if (opts.detach) {
-    closeSync(pidfd);
-    return 0;
-  }
-  const tty = terminal === undefined ? undefined
-    : new AttachedTerminal(terminal, { input: opts.stdio?.[0] ?? 0, output: opts.stdio?.[1] ?? 1 });
+  // Handlers go in before the process exists: a signal that arrives while it
+  // starts is held and delivered once it runs, never lost (nor fatal to us).
+  let pidfd = -1;
+  const pending: number[] = [];
   const handlers: Array<[NodeJS.Signals, () => void]> = [];
+  const listen = (sig: NodeJS.Signals): void => {
+    const handler = (): void => {
+      if (pidfd < 0) {
+        pending.push(constants.signals[sig]);
+        return;
+      }
+      try {
+        native().pidfdSendSignal(pidfd, constants.signals[sig]);
+      } catch {
+        // Already exited; its status is reported below.
+      }
+    };
+    process.on(sig, handler);
+    handlers.push([sig, handler]);
+  };
+  const forwarded = opts.detach ? [] : opts.forwardSignals ?? [];
+  // SIGWINCH is the attached terminal's to handle when there is one: decided after start.
+  for (const sig of forwarded) if (sig !== 'SIGWINCH') listen(sig);
+  let tty: AttachedTerminal | undefined;
   try {
-    for (const sig of (opts.forwardSignals ?? []).filter((s) => !(tty && s === 'SIGWINCH'))) {
-      const handler = (): void => {
-        try {
-          native().pidfdSendSignal(pidfd, constants.signals[sig]);
-        } catch {
-          // Already exited; its status is reported below.
-        }
-      };
-      process.on(sig, handler);
-      handlers.push([sig, handler]);
+    const started = await startExec(ctx, id, opts);
+    pidfd = started.pidfd;
+    if (opts.detach) return 0;
+    const { terminal } = started;
+    tty = terminal === undefined ? undefined
+      : new AttachedTerminal(terminal, { input: opts.stdio?.[0] ?? 0, output: opts.stdio?.[1] ?? 1 });
+    if (!tty && forwarded.includes('SIGWINCH')) listen('SIGWINCH');
+    for (const signo of pending.splice(0)) {
+      try { native().pidfdSendSignal(pidfd, signo); } catch { /* already exited */ }
     }
     const status = await waitExit(pidfd);
     return exitCodeOf(status);
   } finally {
     await tty?.finish();
     for (const [sig, handler] of handlers) process.off(sig, handler);
-    closeSync(pidfd);
+    if (pidfd >= 0) closeSync(pidfd);
   }
 }

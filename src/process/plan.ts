@@ -15,12 +15,21 @@ function capMask(names: readonly string[] | undefined): bigint {
   return mask;
 }
 
+/**
+ * The kernel's capset(2) rules, applied here so that a capability which cannot
+ * be granted is left out (the spec: warn, do not fail) instead of failing the
+ * container after start: effective must be within permitted, and inheritable
+ * within the bounding set the helper leaves. Ambient is already skipped by the
+ * helper when not permitted and inheritable.
+ */
 export function planCapabilities(caps: LinuxCapabilities): CapabilityPlan {
+  const bounding = capMask(caps.bounding);
+  const permitted = capMask(caps.permitted);
   return {
-    bounding: capMask(caps.bounding),
-    effective: capMask(caps.effective),
-    inheritable: capMask(caps.inheritable),
-    permitted: capMask(caps.permitted),
+    bounding,
+    effective: capMask(caps.effective) & permitted,
+    inheritable: capMask(caps.inheritable) & bounding,
+    permitted,
     ambient: capMask(caps.ambient),
   };
 }
