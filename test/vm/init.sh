@@ -118,7 +118,8 @@ stage2() {
   mount -t devpts -o nosuid,noexec,gid=5,mode=0620,ptmxmode=0666 devpts /dev/pts
   mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /dev/shm
   mount -t mqueue -o nosuid,nodev,noexec mqueue /dev/mqueue 2>/dev/null
-  mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
+  # /tmp stays the overlay's: writes land in its tmpfs upper layer, and a
+  # checkout under the host's /tmp (where CI may clone) stays visible.
   ln -sf /proc/self/fd /dev/fd
   ln -sf /proc/self/fd/0 /dev/stdin
   ln -sf /proc/self/fd/1 /dev/stdout

@@ -27,7 +27,7 @@ const QEMU = 'qemu-system-x86_64';
 const VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
 const CONSOLE_KEEP = 256 * 1024;
 // Where the guest mounts filesystems of its own over the host's tree (init.sh).
-const GUEST_MOUNTS = ['/proc', '/sys', '/dev', '/run', '/tmp'];
+const GUEST_MOUNTS = ['/proc', '/sys', '/dev', '/run'];
 
 // Host-only variables that mean nothing (or the wrong thing) in the guest.
 const DROP_ENV = /^(VITEST.*|TMPDIR|TMP|TEMP|DISPLAY|WAYLAND_DISPLAY|XDG_.*|SSH_.*|DBUS_.*|TERM|TERM_PROGRAM.*|COLORTERM|PWD|OLDPWD|SHLVL|_|INVOCATION_ID|JOURNAL_STREAM|NODE_CHANNEL_FD|NODE_UNIQUE_ID|NODE_V8_COVERAGE|NODE_OPTIONS)$/;
