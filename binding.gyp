@@ -41,6 +41,7 @@
         "native/init/harden.cc",
         "native/init/creds.cc",
         "native/init/exec.cc",
+        "native/init/proc_ctl.cc",
         "native/init/hooks.cc",
         "native/init/idmap.cc",
         "native/init/copyup.cc",

@@ -168,19 +168,14 @@ void exec_user(const Process& p, const std::string& path, const std::vector<int>
     close_range(static_cast<unsigned>(next), ~0u, 0);
   }
 
-  struct sigaction dfl{};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
+  reset_signals();
 
   std::vector<char*> argv = c_strings(p.args);
   std::vector<char*> envp = c_strings(p.env);
   execve(path.c_str(), argv.data(), envp.data());
   fail_msg(errno, "execve", path, "exec " + path);
   die(127);
+  __builtin_unreachable();  // die() ends in die_report/die_stderr, both noreturn
 }
 
 }  // namespace ocirun::init

@@ -37,14 +37,6 @@ void check(bool ok) {
   if (!ok) die_report();
 }
 
-// As for the init: until execve the child holds the runtime's socket and must
-// not outlive it; the pidfd check covers the moment before PDEATHSIG was set.
-void arm_parent_death(int parent_pidfd) {
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(1);
-  pollfd p{parent_pidfd, POLLIN, 0};
-  if (poll(&p, 1, 0) != 0) _exit(1);
-}
-
 bool join_cgroups(const Plan& plan) {
   // Before any namespace: these are host paths, written with host rights.
   const std::string self = std::to_string(getpid());

@@ -55,13 +55,7 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
   close_range(3, ~0u, 0);
-  struct sigaction dfl{};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
+  reset_signals();
   std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
   std::vector<char*> argv = c_strings(args);
   std::vector<char*> envp = c_strings(h.env);

@@ -33,14 +33,6 @@ void check(bool ok) {
   if (!ok) die_report();
 }
 
-// PR_SET_PDEATHSIG covers the future; the pidfd check covers the window
-// before it was set. (getppid() cannot tell: it is 0 in a new pid namespace.)
-void arm_parent_death(int parent_pidfd) {
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(1);
-  pollfd p{parent_pidfd, POLLIN, 0};
-  if (poll(&p, 1, 0) != 0) _exit(1);
-}
-
 [[noreturn]] void stage1(const Plan& plan, int sync, int parent_pidfd, int statedirfd,
                          const std::vector<int>& extra) {
   arm_parent_death(parent_pidfd);

@@ -104,6 +104,12 @@ bool place_init(const Plan& plan, pid_t pid);
 void close_cgroups();
 bool enter_cgroup_namespace(const Plan& plan);
 
+// proc_ctl.cc: die with the runtime (its pidfd covers the time before the
+// signal was armed; credential changes clear it, so arm again after them),
+// and give a program default signal dispositions and an empty mask.
+void arm_parent_death(int parent_pidfd);
+void reset_signals();
+
 // exec_mode.cc: `ocirun exec` (a plan with PLAN_EXEC_TARGET). Never returns.
 [[noreturn]] void exec_main(const Plan& plan, std::vector<int> extra);
 
