@@ -6,6 +6,7 @@ const target = process.env.OCIRUN_TEST_CRASH_AT;
 export type CrashStep =
   | 'create:claimed' | 'create:spawned' | 'create:recorded' | 'create:committed'
   | 'start:released'
+  | 'exec:spawned'
   | 'delete:killed';
 
 export function crashPoint(step: CrashStep): void {

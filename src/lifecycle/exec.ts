@@ -10,6 +10,7 @@ import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import type { RuntimeContext } from '../context.js';
 import { ConfigError, OciError, SystemError } from '../errors.js';
+import { crashPoint } from '../faults.js';
 import { validateSpec } from '../config/validate.js';
 import { helperPath, native } from '../native/binding.js';
 import { encodePlan, type InitPlan } from '../native/plan.js';
@@ -178,6 +179,7 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
     const terminal = io.takeMaster();
     // Before the process runs: its first look at the terminal sees the right size.
     if (terminal !== undefined) copyWindowSize([opts.stdio?.[0] ?? 0, opts.stdio?.[1] ?? 1], terminal);
+    crashPoint('exec:spawned');
     writeSync(controlFd, 'c');
     const cfd = controlFd;
     controlFd = -1;

@@ -62,14 +62,14 @@ describe.runIf(isRoot)('concurrency', () => {
     expect(readdirSync(h.root)).toEqual([id]);
   }, 60_000);
 
-  it('kill, state, start and delete racing on one container leave a consistent end state', async () => {
+  it('kill, state, start, pause, resume and delete racing on one container leave a consistent end state', async () => {
     for (let round = 0; round < 5; round++) {
       const id = h.id('race');
       expect(h.run(['create', '--bundle', bundle, id]).status).toBe(0);
       const pid = JSON.parse(h.run(['state', id]).stdout).pid;
       const ops = [
-        cli(h, ['start', id]), cli(h, ['state', id]), cli(h, ['kill', id, 'KILL']),
-        cli(h, ['delete', '--force', id]), cli(h, ['state', id]), cli(h, ['list']),
+        cli(h, ['start', id]), cli(h, ['state', id]), cli(h, ['pause', id]), cli(h, ['kill', id, 'KILL']),
+        cli(h, ['resume', id]), cli(h, ['delete', '--force', id]), cli(h, ['state', id]), cli(h, ['list']),
       ];
       const outcomes = await Promise.all(ops);
       // Every refusal is a clean one-line error, never a crash.

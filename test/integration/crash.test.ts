@@ -69,6 +69,19 @@ describe.runIf(isRoot)('crashes and damage', () => {
     expect(h.run(['delete', id]).status).toBe(0);
   });
 
+  it('exec killed before its process runs leaves no helper, and the container running', async () => {
+    const id = h.id('crash');
+    expect(h.run(['run', '--detach', '--bundle', bundle, id]).status).toBe(0);
+    const r = h.run(['exec', id, 'sh', '-c', 'echo should-not-run'], crashAt('exec:spawned'));
+    expect(r.signal, r.stderr).toBe('SIGKILL');
+    expect(r.stdout).toBe('');
+    // The exec helper saw its runtime die and went with it.
+    await waitFor(() => h.leakedProcesses().length === 1, 5_000);
+    expect(status(id)).toBe('running');
+    expect(h.run(['exec', id, 'true']).status).toBe(0);
+    expectRecoverable(id);
+  });
+
   it('start on a container whose init died returns an error instead of blocking', () => {
     const id = h.id('dead');
     expect(h.run(['create', '--bundle', bundle, id]).status).toBe(0);
