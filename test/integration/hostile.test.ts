@@ -34,6 +34,9 @@ describe.runIf(isRoot)('hostile input', () => {
     ['a negative uid', (s) => { s.process!.user.uid = -1; }, /process\.user\.uid/],
     ['an absurd rlimit type', (s) => { s.process!.rlimits = [{ type: 'RLIMIT_NOPE', soft: 1, hard: 1 }]; }, /process\.rlimits\[0\]\.type/],
     ['a non-namespaced sysctl', (s) => { s.linux!.sysctl = { 'vm.swappiness': '0' }; }, /linux\.sysctl.*vm\.swappiness/],
+    ['a hook that does not exist', (s) => { s.hooks = { prestart: [{ path: '/no/such/hook' }] }; }, /prestart hook #0 \(\/no\/such\/hook\)/],
+    ['a negative memory limit', (s) => { s.linux!.resources = { memory: { limit: -5 } }; }, /linux\.resources\.memory\.limit/],
+    ['an absurd pids limit', (s) => { s.linux!.resources = { pids: { limit: 1e300 } }; }, /linux\.resources\.pids\.limit/],
   ])('refuses a config with %s', (_, edit, pattern) => {
     refused(h.bundle(edit), pattern);
   });
