@@ -16,17 +16,14 @@
 // stateParent in bench/common.mjs); everything is deleted in
 // `finally` (also on Ctrl-C). --config FILE uses that config.json as the base
 // instead of ocirun's default spec (process.args and terminal are overridden).
-import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { buildDefaultBundle } from '../rootfs-tools/default-bundle.mjs';
-import { stateParent } from './common.mjs';
-
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const OCIRUN = join(repo, 'bin', 'ocirun');
+import {
+  OCIRUN, describeFailure, exec, fmtKiB, fmtMs, percentile, repo, stateParent, vmRssKiB, which,
+} from './common.mjs';
 
 class Interrupted extends Error {}
 let interrupted = null;
@@ -68,17 +65,6 @@ function usage(msg) {
   process.exit(2);
 }
 
-function which(cmd) {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, cmd), constants.X_OK);
-      return join(dir, cmd);
-    } catch {}
-  }
-  return null;
-}
-
 function isExecutable(file) {
   try {
     accessSync(file, constants.X_OK);
@@ -86,57 +72,6 @@ function isExecutable(file) {
   } catch {
     return false;
   }
-}
-
-/**
- * Runs a command with stdin from /dev/null and stdout+stderr into `logFile`
- * (never a pipe: a created container keeps its stdio open, and a pipe would
- * keep us waiting). Resolves { code, signal, ms, output }.
- */
-function exec(cmd, args, logFile) {
-  return new Promise((resolvePromise) => {
-    const fd = openSync(logFile, 'w');
-    let done = false;
-    const finish = (r) => {
-      if (done) return;
-      done = true;
-      closeSync(fd);
-      let output = '';
-      try {
-        output = readFileSync(logFile, 'utf8');
-      } catch {}
-      resolvePromise({ ...r, output });
-    };
-    const t0 = process.hrtime.bigint();
-    const child = spawn(cmd, args, { cwd: repo, stdio: ['ignore', fd, fd] });
-    child.on('error', (err) => finish({ code: null, signal: null, ms: NaN, error: err }));
-    child.on('exit', (code, signal) => {
-      finish({ code, signal, ms: Number(process.hrtime.bigint() - t0) / 1e6 });
-    });
-  });
-}
-
-function describeFailure(r) {
-  if (r.error) return r.error.message;
-  const how = r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`;
-  const out = r.output.trim();
-  return out ? `${how}: ${out.split('\n').slice(-5).join(' | ')}` : how;
-}
-
-function percentile(samples, p) {
-  const s = [...samples].sort((a, b) => a - b);
-  // nearest rank
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-}
-
-const fmtMs = (v) => `${v.toFixed(1).padStart(7)} ms`;
-const fmtKiB = (kib) => (kib >= 1024 ? `${(kib / 1024).toFixed(1)} MiB` : `${kib} KiB`);
-
-function vmRssKiB(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = status.match(/^VmRSS:\s+(\d+)\s+kB/m);
-  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return Number(m[1]);
 }
 
 async function main() {
