@@ -23,7 +23,7 @@ import { ProcessIo, sendPidfd, type ProcessIoOptions } from '../io/process-io.js
 import { AttachedTerminal, copyWindowSize } from '../io/terminal.js';
 import { execCgroupProcs } from './exec-cgroups.js';
 import { buildInitPlan } from './plan.js';
-import { exitCodeOf, openInit, waitExit } from './process.js';
+import { exitCodeOf, openInit, SignalForwarder, waitExit } from './process.js';
 
 /** The /proc/<pid>/ns names of the config's namespace types. */
 const NS_FILES: Record<string, string> = {
@@ -210,29 +210,10 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
 
 /** runc exec: the process's exit code (128+N for signal N); 0 at once when detached. */
 export async function execProcess(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<number> {
-  // Handlers go in before the process exists: a signal that arrives while it
-  // starts is held and delivered once it runs, never lost (nor fatal to us).
-  let pidfd = -1;
-  const pending: number[] = [];
-  const handlers: Array<[NodeJS.Signals, () => void]> = [];
-  const listen = (sig: NodeJS.Signals): void => {
-    const handler = (): void => {
-      if (pidfd < 0) {
-        pending.push(constants.signals[sig]);
-        return;
-      }
-      try {
-        native().pidfdSendSignal(pidfd, constants.signals[sig]);
-      } catch {
-        // Already exited; its status is reported below.
-      }
-    };
-    process.on(sig, handler);
-    handlers.push([sig, handler]);
-  };
   const forwarded = opts.detach ? [] : opts.forwardSignals ?? [];
   // SIGWINCH is the attached terminal's to handle when there is one: decided after start.
-  for (const sig of forwarded) if (sig !== 'SIGWINCH') listen(sig);
+  const signals = new SignalForwarder(forwarded.filter((s) => s !== 'SIGWINCH'));
+  let pidfd = -1;
   let tty: AttachedTerminal | undefined;
   try {
     const started = await startExec(ctx, id, opts);
@@ -241,15 +222,13 @@ export async function execProcess(ctx: RuntimeContext, id: string, opts: ExecOpt
     const { terminal } = started;
     tty = terminal === undefined ? undefined
       : new AttachedTerminal(terminal, { input: opts.stdio?.[0] ?? 0, output: opts.stdio?.[1] ?? 1 });
-    if (!tty && forwarded.includes('SIGWINCH')) listen('SIGWINCH');
-    for (const signo of pending.splice(0)) {
-      try { native().pidfdSendSignal(pidfd, signo); } catch { /* already exited */ }
-    }
+    if (!tty && forwarded.includes('SIGWINCH')) signals.listen('SIGWINCH');
+    signals.target(pidfd);
     const status = await waitExit(pidfd);
     return exitCodeOf(status);
   } finally {
     await tty?.finish();
-    for (const [sig, handler] of handlers) process.off(sig, handler);
+    signals.dispose();
     if (pidfd >= 0) closeSync(pidfd);
   }
 }

@@ -1,5 +1,6 @@
 // Signalling and waiting for a container's init without ever hitting a reused pid.
 import { closeSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { native, type ExitStatus } from '../native/binding.js';
 import { isSameLiveProcess } from '../state/proc.js';
 import type { ContainerRecord } from '../state/store.js';
@@ -67,4 +68,48 @@ export function exitCodeOf(status: ExitStatus): number {
   if (status.exitCode !== null) return status.exitCode;
   if (status.signal !== null) return 128 + status.signal;
   return 255;
+}
+
+/**
+ * Passes the signals this process receives on to a container process. It
+ * listens from construction, before the target exists: a signal that arrives
+ * while the process is being set up is held and delivered once it has a
+ * target (set with `target`), never lost and never fatal to the runtime.
+ */
+export class SignalForwarder {
+  private pidfd = -1;
+  private readonly pending: number[] = [];
+  private readonly handlers: Array<[NodeJS.Signals, () => void]> = [];
+
+  constructor(signals: readonly NodeJS.Signals[]) {
+    for (const sig of signals) this.listen(sig);
+  }
+
+  listen(sig: NodeJS.Signals): void {
+    const handler = (): void => {
+      const signo = osConstants.signals[sig];
+      if (this.pidfd < 0) this.pending.push(signo);
+      else this.send(signo);
+    };
+    process.on(sig, handler);
+    this.handlers.push([sig, handler]);
+  }
+
+  target(pidfd: number): void {
+    this.pidfd = pidfd;
+    for (const signo of this.pending.splice(0)) this.send(signo);
+  }
+
+  dispose(): void {
+    for (const [sig, handler] of this.handlers) process.off(sig, handler);
+    this.handlers.length = 0;
+  }
+
+  private send(signo: number): void {
+    try {
+      native().pidfdSendSignal(this.pidfd, signo);
+    } catch {
+      // Already exited: its exit status is what the caller reports.
+    }
+  }
 }

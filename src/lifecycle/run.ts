@@ -1,12 +1,10 @@
 // run: create + start, then (unless detached) wait for the container's exit,
 // forwarding the signals the caller receives, and delete it unless --keep.
 import { closeSync } from 'node:fs';
-import { constants } from 'node:os';
 import type { RuntimeContext } from '../context.js';
-import { native } from '../native/binding.js';
 import { createContainer, type CreateOptions } from './create.js';
 import { deleteContainer } from './delete.js';
-import { exitCodeOf, waitExit } from './process.js';
+import { exitCodeOf, SignalForwarder, waitExit } from './process.js';
 import { startContainer } from './start.js';
 import { AttachedTerminal } from '../io/terminal.js';
 
@@ -19,29 +17,26 @@ export interface RunOptions extends CreateOptions {
 
 /** Resolves with the container's exit code (128+N if killed by signal N); 0 when detached. */
 export async function runContainer(ctx: RuntimeContext, id: string, opts: RunOptions): Promise<number> {
-  const { pidfd, terminal } = await createContainer(ctx, id, { ...opts, attached: !opts.detach });
-  const handlers: Array<[NodeJS.Signals, () => void]> = [];
-  // Attached to a terminal: our window size becomes the pty's, no SIGWINCH relay needed.
-  const tty = terminal === undefined ? undefined
-    : new AttachedTerminal(terminal, { input: opts.stdio?.[0] ?? 0, output: opts.stdio?.[1] ?? 1 });
+  const forwarded = opts.detach ? [] : opts.forwardSignals ?? [];
+  // Listening before create: a signal during setup is held for the container.
+  const signals = new SignalForwarder(forwarded.filter((s) => s !== 'SIGWINCH'));
+  let pidfd = -1;
+  let tty: AttachedTerminal | undefined;
   try {
-    for (const sig of (opts.forwardSignals ?? []).filter((s) => !(tty && s === 'SIGWINCH'))) {
-      const handler = (): void => {
-        try {
-          native().pidfdSendSignal(pidfd, constants.signals[sig]);
-        } catch {
-          // The container already exited; its exit is reported below.
-        }
-      };
-      process.on(sig, handler);
-      handlers.push([sig, handler]);
-    }
+    const created = await createContainer(ctx, id, { ...opts, attached: !opts.detach });
+    pidfd = created.pidfd;
+    // Attached to a terminal: our window size becomes the pty's, no SIGWINCH relay needed.
+    tty = created.terminal === undefined ? undefined
+      : new AttachedTerminal(created.terminal, { input: opts.stdio?.[0] ?? 0, output: opts.stdio?.[1] ?? 1 });
+    if (!tty && forwarded.includes('SIGWINCH')) signals.listen('SIGWINCH');
     try {
       await startContainer(ctx, id);
     } catch (err) {
       await deleteContainer(ctx, id, { force: true });
       throw err;
     }
+    // Only now: the waiting helper (pid 1 of its namespace, no handlers) would drop them.
+    signals.target(pidfd);
     if (opts.detach) return 0;
     const status = await waitExit(pidfd);
     await tty?.finish();
@@ -49,7 +44,7 @@ export async function runContainer(ctx: RuntimeContext, id: string, opts: RunOpt
     return exitCodeOf(status);
   } finally {
     await tty?.finish();
-    for (const [sig, handler] of handlers) process.off(sig, handler);
+    signals.dispose();
     if (pidfd >= 0) closeSync(pidfd);
   }
 }
