@@ -84,16 +84,7 @@ bool open_cwd(const Process& p, int* out) {
 }
 
 [[noreturn]] void child(const Plan& plan, int sync, int parent_pidfd, const std::vector<int>& extra) {
-  arm_parent_death(parent_pidfd);
-  // Processes already in the container must not ptrace us or reach our host
-  // fds through /proc/<pid>/fd before execve (CVE-2016-9962).
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  char go = 0;
-  ssize_t n;
-  do n = read(sync, &go, 1);
-  while (n < 0 && errno == EINTR);
-  if (n != 1 || go != 'g') _exit(1);
-  close(sync);
+  await_release(sync, parent_pidfd);
   // A session of its own, as runc gives every container process: job control
   // signals of the runtime's terminal are not the container's, and a terminal
   // can become its controlling one.
@@ -119,6 +110,7 @@ bool open_cwd(const Process& p, int* out) {
 
   check(send_ready());
   char commit = 0;
+  ssize_t n;
   do n = read(kPlanFd, &commit, 1);
   while (n < 0 && errno == EINTR);
   if (n != 1 || commit != 'c') _exit(1);

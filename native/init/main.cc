@@ -35,16 +35,7 @@ void check(bool ok) {
 
 [[noreturn]] void stage1(const Plan& plan, int sync, int parent_pidfd, int statedirfd,
                          const std::vector<int>& extra) {
-  arm_parent_death(parent_pidfd);
-  // Until exec, processes already in the container must not ptrace us or
-  // reach our host fds through /proc/<pid>/fd (CVE-2016-9962).
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  char go = 0;
-  ssize_t n;
-  do n = read(sync, &go, 1);
-  while (n < 0 && errno == EINTR);
-  if (n != 1 || go != 'g') _exit(1);  // stage 0 failed and reported it
-  close(sync);
+  await_release(sync, parent_pidfd);
   close_cgroups();
   // A session of its own, as runc gives every container process: the
   // runtime's terminal is not the container's, and a pty can become its

@@ -1,6 +1,7 @@
 // Process control shared by every process the helper becomes (init, exec'd
 // process, hook runner): tying its life to the runtime, and handing a program
 // a clean signal state.
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -16,6 +17,19 @@ void arm_parent_death(int parent_pidfd) {
   // parent already died before it was set.
   pollfd p{parent_pidfd, POLLIN, 0};
   if (poll(&p, 1, 0) != 0) _exit(1);
+}
+
+void await_release(int sync, int parent_pidfd) {
+  arm_parent_death(parent_pidfd);
+  // Until execve, processes already in the container must not ptrace us or
+  // reach our host fds through /proc/<pid>/fd (CVE-2016-9962).
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  char go = 0;
+  ssize_t n;
+  do n = read(sync, &go, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1 || go != 'g') _exit(1);  // stage 0 failed and reported it
+  close(sync);
 }
 
 void reset_signals() {

@@ -108,6 +108,9 @@ bool enter_cgroup_namespace(const Plan& plan);
 // signal was armed; credential changes clear it, so arm again after them),
 // and give a program default signal dispositions and an empty mask.
 void arm_parent_death(int parent_pidfd);
+// The start of every child stage 0 clones: tie to the runtime, turn
+// non-dumpable, and wait for stage 0's 'g' on sync (exits if it never comes).
+void await_release(int sync, int parent_pidfd);
 void reset_signals();
 
 // exec_mode.cc: `ocirun exec` (a plan with PLAN_EXEC_TARGET). Never returns.
