@@ -11,7 +11,7 @@
 // is ocirun's throughput over runc's. Target: >= 2x, both ways.
 import { openSync, closeSync } from 'node:fs';
 import {
-  benchDir, checkInterrupted, describeFailure, exec, findRunc, loadLibrary, median, parseIntFlags, pool, requireRoot,
+  benchDir, checkInterrupted, describeFailure, exec, findRunc, loadLibrary, median, parseIntFlags, pool, requireRoot, cleanUp,
 } from './common.mjs';
 
 const USAGE = 'usage: node bench/api.mjs [--cycles N] [--rounds R]';
@@ -80,12 +80,7 @@ async function main() {
     failed = true;
   } finally {
     closeSync(devnull);
-    for (const c of await rt.list().catch(() => [])) await rt.delete(c.id, { force: true }).catch(() => {});
-    if (runc) {
-      const l = await exec(runc, ['--root', env.rootOf('runc'), 'list', '-q'], env.log);
-      for (const id of l.output.split('\n').filter(Boolean)) await exec(runc, ['--root', env.rootOf('runc'), 'delete', '--force', id], env.log);
-    }
-    await env.remove();
+    await cleanUp({ rt, runc, env });
   }
   return failed ? 1 : 0;
 }

@@ -196,3 +196,17 @@ export async function loadLibrary() {
     fail(`the library is not built (${err.message.split('\n')[0]}): run "npm run build"`);
   }
 }
+
+/**
+ * A bench's finally block: forget nothing it may have left, whatever failed.
+ * Deletes every container of the library runtime `rt` and of runc (under
+ * env.rootOf('runc')), then removes the bench's directory.
+ */
+export async function cleanUp({ rt, runc, env }) {
+  for (const c of await rt.list().catch(() => [])) await rt.delete(c.id, { force: true }).catch(() => {});
+  if (runc) {
+    const l = await exec(runc, ['--root', env.rootOf('runc'), 'list', '-q'], env.log);
+    for (const id of l.output.split('\n').filter(Boolean)) await exec(runc, ['--root', env.rootOf('runc'), 'delete', '--force', id], env.log);
+  }
+  await env.remove();
+}

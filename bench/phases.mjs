@@ -10,7 +10,7 @@
 // waiting for the exit in between) for scale; runc offers no finer breakdown.
 import { closeSync, openSync } from 'node:fs';
 import {
-  benchDir, checkInterrupted, exec, findRunc, fmtMs, loadLibrary, median, mustExec, parseIntFlags, ratio, requireRoot,
+  benchDir, checkInterrupted, exec, findRunc, fmtMs, loadLibrary, median, mustExec, parseIntFlags, ratio, requireRoot, cleanUp,
 } from './common.mjs';
 
 const USAGE = 'usage: node bench/phases.mjs [--runs N]';
@@ -120,12 +120,7 @@ async function main() {
     failed = true;
   } finally {
     closeSync(devnull);
-    for (const c of await rt.list().catch(() => [])) await rt.delete(c.id, { force: true }).catch(() => {});
-    if (runc) {
-      const l = await exec(runc, ['--root', env.rootOf('runc'), 'list', '-q'], env.log);
-      for (const id of l.output.split('\n').filter(Boolean)) await exec(runc, ['--root', env.rootOf('runc'), 'delete', '--force', id], env.log);
-    }
-    await env.remove();
+    await cleanUp({ rt, runc, env });
   }
   return failed ? 1 : 0;
 }

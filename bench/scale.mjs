@@ -10,7 +10,7 @@
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import {
   benchDir, checkInterrupted, exec, findRunc, fmtKiB, hostMounts, loadLibrary, mustExec, openFds, parseIntFlags,
-  pool, ratio, requireRoot, vmRssKiB, zombieChildren,
+  pool, ratio, requireRoot, vmRssKiB, zombieChildren, cleanUp,
 } from './common.mjs';
 
 const USAGE = 'usage: node bench/scale.mjs [--containers N] [--parallel P]';
@@ -159,12 +159,7 @@ async function main() {
     failed = true;
   } finally {
     closeSync(devnull);
-    for (const c of await rt.list().catch(() => [])) await rt.delete(c.id, { force: true }).catch(() => {});
-    if (runc) {
-      const l = await exec(runc, ['--root', env.rootOf('runc'), 'list', '-q'], env.log);
-      for (const id of l.output.split('\n').filter(Boolean)) await exec(runc, ['--root', env.rootOf('runc'), 'delete', '--force', id], env.log);
-    }
-    await env.remove();
+    await cleanUp({ rt, runc, env });
   }
   return failed ? 1 : 0;
 }
