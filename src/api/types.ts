@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { Process, Spec } from '../oci/types.js';
 import type { ContainerState } from '../lifecycle/query.js';
 import type { Mark } from '../native/timing.js';
+import type { ExecProcessOverrides } from '../lifecycle/exec.js';
 
 export type { ContainerState, Mark };
 
@@ -53,19 +54,11 @@ export interface RunOptions extends CreateOptions {
   signal?: AbortSignal;
 }
 
-/** One more process in a created or running container (see Runtime.exec). */
-export interface ExecOptions {
-  /** The command; required unless `process` is given. */
-  args?: string[];
-  /** Added to the container's environment; a name already there is replaced. */
-  env?: string[];
-  cwd?: string;
-  uid?: number;
-  gid?: number;
-  additionalGids?: number[];
-  /** Capabilities added to the container's bounding, effective and permitted sets. */
-  caps?: string[];
-  noNewPrivileges?: boolean;
+/**
+ * One more process in a created or running container (see Runtime.exec): the
+ * CLI's exec overrides, without a terminal (the library attaches none).
+ */
+export interface ExecOptions extends Omit<ExecProcessOverrides, 'tty' | 'apparmorProfile'> {
   /** The whole process object instead of the container's process with the changes above. */
   process?: Process;
   /** fds that become the process's stdin, stdout, stderr; default this process's 0, 1, 2. */
