@@ -1,7 +1,10 @@
-// Error classes shared by the whole runtime. The CLI prints `err.message` as a
-// single line and maps `code` to behaviour, so messages must stay one line and
-// codes must stay stable.
+// Error classes shared by the whole runtime, rootfs-tools and the native addon
+// (which constructs SystemError and OciError itself: src/native/binding.ts hands
+// it these classes at load time). The CLI prints `err.message` as a single line,
+// exits with `err.exitCode` and maps `code` to behaviour, so messages must stay
+// one line and codes must stay stable.
 
+/** Every code an OciError that is not a SystemError carries. */
 export type OciErrorCode =
   | 'ERR_INVALID_CONFIG'
   | 'ERR_INVALID_ID'
@@ -13,16 +16,45 @@ export type OciErrorCode =
   | 'ERR_NOT_SUPPORTED'
   | 'ERR_INVALID_ARGUMENT'
   | 'ERR_HOOK_FAILED'
-  | 'ERR_SYSTEM';
+  | 'ERR_STATE_CORRUPT'
+  /** exec could not start its process (runc exits 255 for this). */
+  | 'ERR_EXEC_FAILED'
+  /** The init helper failed without an errno: it broke the protocol or died. */
+  | 'ERR_OCIRUN_HELPER'
+  | 'ERR_SYSTEM'
+  // rootfs-tools (UnpackError):
+  /** Missing, corrupt, truncated or malformed input: blobs, JSON, tar streams. */
+  | 'ERR_INVALID_IMAGE'
+  /** A layer entry that would write outside the rootfs, or through a link. */
+  | 'ERR_UNSAFE_ENTRY'
+  | 'ERR_INTERRUPTED';
+
+/** An errno name, as Node spells it in `err.code`: 'ENOENT', 'EPERM'. */
+export type ErrnoName = `E${Uppercase<string>}`;
+
+const ERRNO_NAME = /^E[A-Z0-9]+$/;
+
+export function isErrnoName(code: unknown): code is ErrnoName {
+  return typeof code === 'string' && ERRNO_NAME.test(code);
+}
+
+export interface OciErrorOptions {
+  cause?: unknown;
+  /** The CLI's exit status for this failure; 1 unless said otherwise (runc's). */
+  exitCode?: number;
+}
 
 export class OciError extends Error {
   /** An OciErrorCode, or an errno name ('ENOENT') for SystemError. */
-  readonly code: string;
+  readonly code: OciErrorCode | ErrnoName;
+  /** What the CLI exits with when this error ends a command. */
+  readonly exitCode: number;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: OciErrorCode, message: string, options?: OciErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
+    this.exitCode = options?.exitCode ?? 1;
   }
 }
 
@@ -44,7 +76,7 @@ export function formatProblem(p: Problem): string {
 export class ConfigError extends OciError {
   readonly problems: readonly Problem[];
 
-  constructor(problems: readonly Problem[], options?: { cause?: unknown }) {
+  constructor(problems: readonly Problem[], options?: OciErrorOptions) {
     const list = problems.length > 0 ? problems : [{ path: '', message: 'invalid config' }];
     const rest = list.length - 1;
     const suffix = rest > 0 ? ` (and ${rest} more problem${rest === 1 ? '' : 's'})` : '';
@@ -53,34 +85,47 @@ export class ConfigError extends OciError {
   }
 }
 
+export interface SystemErrorInit {
+  code: ErrnoName;
+  /** Negative, as Node reports it (-2 for ENOENT). */
+  errno: number;
+  syscall: string;
+  path?: string;
+  message?: string;
+  cause?: unknown;
+}
+
 /**
  * A failed system call. `code` is the errno name so callers can test
  * `err.code === 'ENOENT'` exactly as they would with Node's own errors.
  */
 export class SystemError extends OciError {
+  declare readonly code: ErrnoName;
   readonly errno: number;
   readonly syscall: string;
   readonly path?: string;
 
-  constructor(init: { code: string; errno: number; syscall: string; path?: string; message?: string; cause?: unknown }) {
+  constructor(init: SystemErrorInit) {
     const where = init.path !== undefined ? ` ${init.path}` : '';
-    super(init.code, init.message ?? `${init.syscall}${where}: ${init.code}`, { cause: init.cause });
+    super('ERR_SYSTEM', init.message ?? `${init.syscall}${where}: ${init.code}`, { cause: init.cause });
+    // The errno name replaces the placeholder the base class was given.
+    (this as { code: string }).code = init.code;
     this.errno = init.errno;
     this.syscall = init.syscall;
     if (init.path !== undefined) this.path = init.path;
   }
 
   /**
-   * Wraps a Node (or addon) error carrying `code`/`errno`/`syscall`; anything
-   * else is returned unchanged so real bugs keep their stack and type.
+   * Wraps a Node error carrying `code`/`errno`/`syscall`; anything else
+   * (OciErrors included) is returned unchanged so real bugs keep their stack
+   * and type.
    */
   static from(err: unknown, fallbackSyscall = 'unknown'): unknown {
-    if (err instanceof SystemError || !(err instanceof Error)) return err;
+    if (err instanceof OciError || !(err instanceof Error)) return err;
     const e = err as NodeJS.ErrnoException;
-    if (typeof e.code !== 'string' || !/^E[A-Z0-9]+$/.test(e.code)) return err;
+    if (!isErrnoName(e.code)) return err;
     return new SystemError({
       code: e.code,
-      // Negative, as Node reports it (-2 for ENOENT), so callers can treat both alike.
       errno: typeof e.errno === 'number' ? -Math.abs(e.errno) : 0,
       syscall: e.syscall ?? fallbackSyscall,
       path: e.path,

@@ -3,7 +3,7 @@
 // and a failure names the config field it was for, the file and the errno.
 import { closeSync, constants, existsSync, openSync, readFileSync, readdirSync, rmdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { SystemError } from '../errors.js';
+import { isErrnoName, SystemError } from '../errors.js';
 
 export function writeCgroupFile(file: string, value: string, field?: string): void {
   let fd: number;
@@ -23,7 +23,7 @@ export function writeCgroupFile(file: string, value: string, field?: string): vo
 
 function failure(err: unknown, syscall: string, file: string, value: string, field?: string): unknown {
   const e = err as NodeJS.ErrnoException;
-  if (typeof e.code !== 'string') return err;
+  if (!isErrnoName(e.code)) return err;
   const hint = HINTS[e.code] ?? '';
   const what = field ? `${field}: ` : '';
   return new SystemError({

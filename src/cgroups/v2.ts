@@ -3,7 +3,7 @@
 // device list as an eBPF program, cgroup.freeze and cgroup.kill.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { OciError } from '../errors.js';
+import { OciError, SystemError } from '../errors.js';
 import { native } from '../native/binding.js';
 import type { LinuxResources } from '../oci/types.js';
 import { deviceFilterProgram, effectiveRules, emulate } from './devices.js';
@@ -75,8 +75,12 @@ export class V2Cgroup implements CgroupManager {
       try {
         native().attachDeviceFilter(this.dir, deviceFilterProgram(emulate(rules)));
       } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        throw new OciError(e.code ?? 'ERR_SYSTEM', `linux.resources.devices: cannot attach the device filter to ${this.dir}: ${e.message}`, { cause: err });
+        const e = SystemError.from(err, 'bpf');
+        if (!(e instanceof SystemError)) throw err;
+        throw new SystemError({
+          code: e.code, errno: e.errno, syscall: e.syscall, path: e.path, cause: err,
+          message: `linux.resources.devices: cannot attach the device filter to ${this.dir}: ${e.message}`,
+        });
       }
     }
     return v2Ignored(r).map((f) => `${f}: ignored on cgroup v2`);

@@ -2,13 +2,13 @@
 import type { Command } from 'commander';
 import { writeSync } from 'node:fs';
 import type { RuntimeContext } from '../context.js';
-import { ExitCode } from './main.js';
+import type { SetExitCode } from './main.js';
 import { createIoOptions, registerExecCommand, withIoFlags, type IoFlags } from './exec-command.js';
 import { registerCgroupCommands } from './cgroup-commands.js';
 
 const out = (s: string): void => { writeSync(1, s); };
 
-export function registerCommands(program: Command, ctx: () => RuntimeContext): void {
+export function registerCommands(program: Command, ctx: () => RuntimeContext, setExitCode: SetExitCode): void {
   program.command('spec')
     .description('write a default config.json to the bundle directory')
     .option('-b, --bundle <dir>', 'bundle directory', '.')
@@ -48,7 +48,7 @@ export function registerCommands(program: Command, ctx: () => RuntimeContext): v
     .action(async (id: string, o: { bundle: string; pidFile?: string; pivot: boolean; detach: boolean; keep: boolean } & IoFlags) => {
       const { runCommand } = await import('./hot.js');
       const flags = { bundle: o.bundle, pidFile: o.pidFile, noPivot: !o.pivot, detach: o.detach, keep: o.keep };
-      throw new ExitCode(await runCommand(ctx(), id, flags, createIoOptions(o)));
+      setExitCode(await runCommand(ctx(), id, flags, createIoOptions(o)));
     });
 
   program.command('state')
@@ -111,6 +111,6 @@ export function registerCommands(program: Command, ctx: () => RuntimeContext): v
       out(JSON.stringify(features(), null, 2) + '\n');
     });
 
-  registerExecCommand(program, ctx);
+  registerExecCommand(program, ctx, setExitCode);
   registerCgroupCommands(program, ctx);
 }

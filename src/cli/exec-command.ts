@@ -3,16 +3,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { RuntimeContext } from '../context.js';
 import { listenFdsFromEnv } from '../io/process-io.js';
-import { ExitCode } from './main.js';
+import { OciError } from '../errors.js';
+import type { SetExitCode } from './main.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
-
-/** A command failure with runc's exit code for it (exec: 255). */
-export class CommandFailed extends Error {
-  constructor(readonly exitCode: number, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-}
 
 function count(flag: string) {
   return (v: string): number => {
@@ -73,7 +67,7 @@ function parseGids(list: string[]): number[] {
   });
 }
 
-export function registerExecCommand(program: Command, ctx: () => RuntimeContext): void {
+export function registerExecCommand(program: Command, ctx: () => RuntimeContext, setExitCode: SetExitCode): void {
   program.command('exec')
     .description('run a new process inside a created or running container')
     .argument('<container-id>')
@@ -97,23 +91,23 @@ export function registerExecCommand(program: Command, ctx: () => RuntimeContext)
     // Everything after the container ID belongs to the command, as with runc.
     .passThroughOptions()
     .action(async (id: string, command: string[], o: ExecFlags) => {
-      let code: number;
       try {
         if (o.processLabel !== undefined) throw new Error('--process-label: SELinux is not supported yet');
         const user = o.user === undefined ? {} : parseUser(o.user);
         const { execProcess, readProcessFile } = await import('../lifecycle/exec.js');
         if (o.process === undefined && command.length === 0) throw new Error('exec needs a command (or --process FILE)');
-        code = await execProcess(ctx(), id, {
+        setExitCode(await execProcess(ctx(), id, {
           process: o.process === undefined ? undefined : readProcessFile(o.process),
           args: command, env: o.env, cwd: o.cwd, ...user, additionalGids: parseGids(o.additionalGids),
           caps: o.cap, noNewPrivileges: o.newPrivs === false ? true : undefined, tty: o.tty,
           apparmorProfile: o.apparmor, detach: o.detach, pidFile: o.pidFile, ignorePaused: o.ignorePaused,
           ...ioOptions(o), forwardSignals: o.detach ? [] : FORWARDED,
-        });
+        }));
       } catch (err) {
+        // A process that never started exits 255, as with runc and crun; the
+        // process's own status (any number, 255 too) is set above.
         const message = (err as Error)?.message ?? String(err);
-        throw new CommandFailed(255, `exec failed: ${message}`, { cause: err });
+        throw new OciError('ERR_EXEC_FAILED', `exec failed: ${message}`, { cause: err, exitCode: 255 });
       }
-      throw new ExitCode(code);
     });
 }

@@ -16,11 +16,10 @@ interface GlobalOptions {
   cgroupManager?: 'cgroupfs' | 'systemd' | 'disabled';
 }
 
-export class ExitCode {
-  constructor(readonly code: number) {}
-}
+/** Commands that end with a status of their own (run, exec: the process's) report it here. */
+export type SetExitCode = (code: number) => void;
 
-function buildProgram(): { program: Command; context: () => RuntimeContext; logger: () => Logger } {
+function buildProgram(setExitCode: SetExitCode): { program: Command; context: () => RuntimeContext; logger: () => Logger } {
   const program = new Command('ocirun');
   program
     .description('ocirun: a low-level OCI container runtime')
@@ -56,23 +55,22 @@ function buildProgram(): { program: Command; context: () => RuntimeContext; logg
     }
     return ctx;
   };
-  registerCommands(program, context);
+  registerCommands(program, context, setExitCode);
   return { program, context, logger };
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { program, logger } = buildProgram();
+  let exitCode = 0;
+  const { program, logger } = buildProgram((code) => { exitCode = code; });
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return exitCode;
   } catch (err) {
-    if (err instanceof ExitCode) return err.code;
     if (err instanceof CommanderError) {
       // Help and version are not failures; usage errors were already printed.
       return err.exitCode === 0 || err.code === 'commander.version' || err.code === 'commander.helpDisplayed' ? 0 : 1;
     }
     reportError(err, logger());
-    // exec reports a process that never started with 255, as runc and crun do.
     return failureExitCode(err);
   }
 }

@@ -1,6 +1,7 @@
 // How a failed command ends, shared by the commander CLI (main.ts) and its
 // fast path (fast.ts) so both print and exit identically.
 import { writeSync } from 'node:fs';
+import { OciError } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /** One line on stderr ("ocirun: <message>"), the whole error in the --log file. */
@@ -13,8 +14,7 @@ export function reportError(err: unknown, logger: Logger): void {
   writeSync(2, `ocirun: ${message}\n`);
 }
 
-/** The exit code of a failure: 1, or the error's own (exec reports 255 for a process that never started). */
+/** The exit code of a failure: the OciError's own (exec: 255 for a process that never started), else 1. */
 export function failureExitCode(err: unknown): number {
-  const code = (err as { exitCode?: unknown })?.exitCode;
-  return typeof code === 'number' ? code : 1;
+  return err instanceof OciError ? err.exitCode : 1;
 }
