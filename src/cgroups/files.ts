@@ -41,10 +41,6 @@ const HINTS: Record<string, string> = {
   EOPNOTSUPP: ' (not supported)',
 };
 
-export function readCgroupFile(file: string): string {
-  return readFileSync(file, 'utf8');
-}
-
 /** The file's content, or undefined when it does not exist. */
 export function readOptional(file: string): string | undefined {
   try {

@@ -4,7 +4,8 @@
 // controllers, as runc does.
 import { existsSync } from 'node:fs';
 import type { LinuxResources } from '../oci/types.js';
-import { hostLayout, resolveCgroupDirs, type CgroupLayout } from './path.js';
+import { hostLayout, type CgroupLayout } from './layout.js';
+import { resolveCgroupDirs } from './path.js';
 import type { Stats } from './stats.js';
 import { V1Cgroup } from './v1.js';
 import { V2Cgroup } from './v2.js';

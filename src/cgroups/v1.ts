@@ -8,10 +8,10 @@ import type { LinuxResources } from '../oci/types.js';
 import { effectiveRules, emulate, v1DeviceWrites } from './devices.js';
 import { parseKeyed, parseNumber, readOptional, removeTree, sleep, treePids, writeCgroupFile } from './files.js';
 import type { ApplyOptions, CgroupManager, CgroupPlacement, CgroupRecord } from './index.js';
-import { CGROUP_ROOT } from './path.js';
+import { CGROUP_ROOT } from './layout.js';
 import { v1Stats, type Stats } from './stats.js';
 import { v1Ignored, v1Unsupported, v1Writes } from './v1-resources.js';
-import { signalPid, waitEmpty } from './v2.js';
+import { signalPid, waitEmpty } from './processes.js';
 
 const FREEZE_MS = 10_000;
 

@@ -11,14 +11,14 @@ import {
   cgroupTree, parseKeyed, parseNumber, readOptional, readPids, removeTree, sleep, treePids, writeCgroupFile,
 } from './files.js';
 import type { ApplyOptions, CgroupManager, CgroupPlacement, CgroupRecord } from './index.js';
-import { CGROUP_ROOT, ownV2Dir } from './path.js';
+import { CGROUP_ROOT, ownV2Dir } from './layout.js';
 import { v2Stats, type Stats } from './stats.js';
+import { signalPid, WAIT_MS, waitEmpty } from './processes.js';
 import { v2Ignored, v2Unsupported, v2Writes } from './v2-resources.js';
 
 /** Where a nested runtime's own processes go so that their cgroup can delegate controllers (crun's name). */
 export const LEAF_FOR_PROCESSES = 'init';
 
-const WAIT_MS = 10_000;
 
 export class V2Cgroup implements CgroupManager {
   readonly dir: string;
@@ -189,21 +189,5 @@ export function moveProcessesToLeaf(dir: string): void {
         if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
       }
     }
-  }
-}
-
-export function signalPid(pid: number, signal: number): void {
-  try {
-    process.kill(pid, signal);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
-}
-
-export async function waitEmpty(pids: () => number[], dir: string): Promise<void> {
-  const end = Date.now() + WAIT_MS;
-  for (let left = pids(); left.length > 0; left = pids()) {
-    if (Date.now() > end) throw new OciError('ERR_SYSTEM', `cgroup ${dir} still has processes after SIGKILL: ${left.join(' ')}`);
-    await sleep(5);
   }
 }

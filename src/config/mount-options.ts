@@ -65,8 +65,3 @@ export function isBindMount(m: Pick<Mount, 'type' | 'options'>): boolean {
   if (m.type === 'bind') return true;
   return (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
 }
-
-/** Type "bind" alone means a plain (non-recursive) bind; "rbind" makes it recursive. */
-export function isRecursiveBind(m: Pick<Mount, 'type' | 'options'>): boolean {
-  return (parseMountOptions(m.options).flags & (MS.BIND | MS.REC)) === (MS.BIND | MS.REC);
-}

@@ -21,7 +21,7 @@ import { deriveStatus } from '../state/status.js';
 import { writeFileAtomic, type ContainerRecord } from '../state/store.js';
 import { ProcessIo, sendPidfd, type ProcessIoOptions } from '../io/process-io.js';
 import { AttachedTerminal, copyWindowSize } from '../io/terminal.js';
-import { execCgroupProcs } from './exec-cgroups.js';
+import { execCgroupProcs } from '../cgroups/join.js';
 import { buildInitPlan } from './plan.js';
 import { exitCodeOf, openInit, SignalForwarder, waitExit } from './process.js';
 

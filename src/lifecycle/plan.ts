@@ -10,7 +10,7 @@ import { planPersonality } from '../process/attrs.js';
 import { planSeccomp } from '../seccomp/plan.js';
 import { seccompCacheDir } from '../seccomp/cache.js';
 import { planDevices, defaultDevSymlinks } from '../rootfs/devices.js';
-import { hostCgroups } from '../rootfs/host-cgroups.js';
+import { hostLayout } from '../cgroups/layout.js';
 import { planMounts } from '../rootfs/mounts.js';
 import { OciError } from '../errors.js';
 
@@ -40,7 +40,7 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
   const inUserNs = (linux.namespaces ?? []).some((ns) => ns.type === 'user');
   const mounts = planMounts(spec.mounts ?? [], {
     bundle: opts.bundle,
-    hostCgroups: hostCgroups(),
+    cgroupLayout: hostLayout(),
     userNamespace: inUserNs,
     cgroupNamespace: (linux.namespaces ?? []).some((ns) => ns.type === 'cgroup'),
     cgroupDirs: opts.cgroupDirs,

@@ -6,11 +6,11 @@ import type { Mount } from '../oci/types.js';
 import { MS } from '../oci/tables.js';
 import { isBindMount, parseMountOptions, type ParsedMountOptions } from '../config/mount-options.js';
 import type { MountPlan } from '../native/plan.js';
-import type { HostCgroups } from './host-cgroups.js';
+import type { CgroupLayout } from '../cgroups/layout.js';
 
 export interface MountContext {
   bundle: string;
-  hostCgroups: HostCgroups;
+  cgroupLayout: CgroupLayout;
   /** A new user namespace: cgroup v1 hierarchies cannot be mounted there. */
   userNamespace: boolean;
   /** A cgroup namespace (new or joined): a fresh cgroup2 mount then shows its root. */
@@ -81,7 +81,7 @@ function planOne(m: Mount, bundle: string): MountPlan {
  */
 function planCgroupMount(m: Mount, mctx: MountContext): MountPlan[] {
   const opts = parseMountOptions(m.options);
-  if (mctx.hostCgroups.mode === 'unified') {
+  if (mctx.cgroupLayout.mode === 'unified') {
     if (bindsHostCgroup2(mctx)) return [bindCgroup2('/sys/fs/cgroup', m.destination, opts.flags, opts.propagation)];
     return [{ dest: m.destination, source: m.source || 'cgroup', type: 'cgroup2', flags: opts.flags & ~MS.BIND, data: '', propagation: opts.propagation }];
   }
@@ -97,14 +97,14 @@ function planCgroupMount(m: Mount, mctx: MountContext): MountPlan[] {
   // empty read-only tmpfs: the runtime's cgroups are someone else's limits.
   const own = mctx.cgroupDirs;
   const bindOwn = own !== undefined && (mctx.userNamespace || !mctx.cgroupNamespace);
-  const hierarchies = mctx.userNamespace && !own ? [] : mctx.hostCgroups.mounts;
+  const hierarchies = mctx.userNamespace && !own ? [] : mctx.cgroupLayout.hierarchies;
   for (const h of hierarchies) {
     const dest = `${base}/${h.name}`;
     const mine = own?.[h.name];
     if (bindOwn && mine) out.push(bindCgroup2(mine, dest, flags, []));
     else if (mctx.userNamespace) continue;
-    else if (h.fstype === 'cgroup2' && bindsHostCgroup2(mctx)) out.push(bindCgroup2(`/sys/fs/cgroup/${h.name}`, dest, flags, []));
-    else out.push({ dest, source: 'cgroup', type: h.fstype, flags, data: h.hierarchy, propagation: [] });
+    else if (h.version === 2 && bindsHostCgroup2(mctx)) out.push(bindCgroup2(h.mountPoint, dest, flags, []));
+    else out.push({ dest, source: 'cgroup', type: h.version === 2 ? 'cgroup2' : 'cgroup', flags, data: h.controllers.join(','), propagation: [] });
     // "cpu,cpuacct" is reachable as "cpu" and "cpuacct" too.
     if (h.name.includes(',')) {
       for (const alias of h.name.split(',')) {

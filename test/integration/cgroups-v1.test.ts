@@ -6,10 +6,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Harness, isRoot, waitFor } from './harness.js';
-import { hostCgroups } from '../../src/rootfs/host-cgroups.js';
+import { hostLayout } from '../../src/cgroups/layout.js';
 import type { Spec } from '../../src/oci/types.js';
 
-const v1Host = hostCgroups().mode !== 'unified';
+const v1Host = hostLayout().mode !== 'unified';
 
 type Edit = (spec: Spec) => void;
 const sh = (script: string): Edit => (spec) => { spec.process!.args = ['sh', '-c', script]; };
@@ -305,7 +305,7 @@ describe.runIf(isRoot && v1Host)('cgroups (v1 controllers)', () => {
     };
     expect(refused(resources({ unified: { 'memory.high': '1M' } })))
       .toBe('ocirun: linux.resources.unified: requires cgroup v2 (this host uses cgroup v1 controllers)\n');
-    if (!hostCgroups().mounts.some((m) => m.hierarchy.split(',').includes('hugetlb'))) {
+    if (!hostLayout().hierarchies.some((h) => h.controllers.includes('hugetlb'))) {
       expect(refused(resources({ hugepageLimits: [{ pageSize: '2MB', limit: 2 << 20 }] })))
         .toBe('ocirun: linux.resources.hugepageLimits[0].limit: the hugetlb cgroup controller is not mounted on this host\n');
     }

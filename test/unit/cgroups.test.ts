@@ -3,7 +3,8 @@
 // as the v1 controller does, and its eBPF program run through a small
 // interpreter against the same decisions), and the update flags.
 import { describe, expect, it } from 'vitest';
-import { parseLayout, parseMembership, resolveCgroupDirs } from '../../src/cgroups/path.js';
+import { parseLayout, parseMembership } from '../../src/cgroups/layout.js';
+import { resolveCgroupDirs } from '../../src/cgroups/path.js';
 import { blkioWeightToIoWeight, sharesToWeight, swapMax, v2Writes } from '../../src/cgroups/v2-resources.js';
 import { v1Writes } from '../../src/cgroups/v1-resources.js';
 import {
@@ -17,7 +18,6 @@ import { validateSpec } from '../../src/config/validate.js';
 import { defaultSpec } from '../../src/config/default-spec.js';
 import type { LinuxResources } from '../../src/oci/types.js';
 import { planMounts } from '../../src/rootfs/mounts.js';
-import { parseHostCgroups } from '../../src/rootfs/host-cgroups.js';
 import { MS } from '../../src/oci/tables.js';
 
 const HYBRID = `
@@ -73,7 +73,7 @@ describe('the "cgroup" mount on a v1 host', () => {
   const mount = [{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'ro'] }];
   const dirs = resolveCgroupDirs(undefined, 'c1', parseLayout(HYBRID));
   const plan = (userNamespace: boolean, cgroupNamespace: boolean) => planMounts(mount, {
-    bundle: '/b', hostCgroups: parseHostCgroups(HYBRID), userNamespace, cgroupNamespace, cgroupDirs: dirs,
+    bundle: '/b', cgroupLayout: parseLayout(HYBRID), userNamespace, cgroupNamespace, cgroupDirs: dirs,
   }).map((m) => `${m.dest} <- ${m.symlink ? `-> ${m.symlink}` : m.type || m.source}${m.flags & MS.BIND && m.remountFlags! & MS.RDONLY ? ' ro' : ''}`);
 
   it('binds the container\'s own cgroup of each hierarchy, as runc does, in a user namespace too', () => {

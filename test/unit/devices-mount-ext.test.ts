@@ -5,7 +5,7 @@ import { validateSpec } from '../../src/config/validate.js';
 import { formatProblem } from '../../src/errors.js';
 import { planDevices } from '../../src/rootfs/devices.js';
 import { planMounts } from '../../src/rootfs/mounts.js';
-import { parseHostCgroups } from '../../src/rootfs/host-cgroups.js';
+import { parseLayout } from '../../src/cgroups/layout.js';
 import { MOUNT_ATTR, MS, ROOTFS_PROPAGATION } from '../../src/oci/tables.js';
 
 const base = (): any => ({
@@ -20,7 +20,7 @@ const problems = (mutate: (c: any) => void): string[] => {
   return validateSpec(c).problems.map(formatProblem);
 };
 const map = [{ containerID: 0, hostID: 100000, size: 65536 }];
-const ctx = { bundle: '/bundle', hostCgroups: parseHostCgroups('30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw'), userNamespace: false };
+const ctx = { bundle: '/bundle', cgroupLayout: parseLayout('30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw'), userNamespace: false };
 
 describe('linux.devices', () => {
   it('plans configured devices after the defaults, replacing a default at the same path', () => {

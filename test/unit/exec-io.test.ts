@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { defaultSpec } from '../../src/config/default-spec.js';
 import { execProcessFrom } from '../../src/lifecycle/exec.js';
-import { cgroupProcsToJoin } from '../../src/lifecycle/exec-cgroups.js';
+import { cgroupProcsToJoin } from '../../src/cgroups/join.js';
+import { parseMountinfo } from '../../src/mountinfo.js';
 import { checkTerminal, listenFdsFromEnv } from '../../src/io/process-io.js';
 import { encodePlan, type InitPlan } from '../../src/native/plan.js';
 
@@ -77,13 +78,13 @@ describe('terminal rules', () => {
 });
 
 describe('cgroupProcsToJoin', () => {
-  const mountinfo = [
+  const mountinfo = parseMountinfo([
     '30 25 0:26 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory',
     '31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct',
     '32 25 0:28 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd',
     '33 25 0:29 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate',
     '34 25 0:30 /sub /mnt/pids rw - cgroup cgroup rw,pids',
-  ].join('\n');
+  ].join('\n'));
   const ours = '5:pids:/sub/me\n4:memory:/\n3:cpu,cpuacct:/\n2:name=systemd:/\n0::/\n';
 
   it('joins every hierarchy where the init is elsewhere, through the mount that shows it', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planMounts } from '../../src/rootfs/mounts.js';
 import { parseMountOptions } from '../../src/config/mount-options.js';
-import { parseHostCgroups } from '../../src/rootfs/host-cgroups.js';
+import { parseLayout } from '../../src/cgroups/layout.js';
 import { MS } from '../../src/oci/tables.js';
 
 const HYBRID = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
@@ -12,7 +12,7 @@ const HYBRID = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=75
 const UNIFIED = `30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw,nsdelegate`;
 
 const ctx = (mountinfo: string, userNamespace = false, cgroupNamespace = false) => ({
-  bundle: '/bundle', hostCgroups: parseHostCgroups(mountinfo), userNamespace, cgroupNamespace,
+  bundle: '/bundle', cgroupLayout: parseLayout(mountinfo), userNamespace, cgroupNamespace,
 });
 
 describe('mount options', () => {
@@ -80,8 +80,8 @@ describe('planMounts', () => {
 
 describe('host cgroup detection', () => {
   it('tells unified, hybrid and legacy apart', () => {
-    expect(parseHostCgroups(UNIFIED).mode).toBe('unified');
-    expect(parseHostCgroups(HYBRID).mode).toBe('hybrid');
-    expect(parseHostCgroups(HYBRID.split('\n').slice(0, 3).join('\n')).mode).toBe('legacy');
+    expect(parseLayout(UNIFIED).mode).toBe('unified');
+    expect(parseLayout(HYBRID).mode).toBe('hybrid');
+    expect(parseLayout(HYBRID.split('\n').slice(0, 3).join('\n')).mode).toBe('legacy');
   });
 });

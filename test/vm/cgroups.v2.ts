@@ -10,10 +10,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Harness, isRoot, waitFor } from '../integration/harness.js';
-import { hostCgroups } from '../../src/rootfs/host-cgroups.js';
+import { hostLayout } from '../../src/cgroups/layout.js';
 import type { Spec } from '../../src/oci/types.js';
 
-const inVm = !!process.env.OCIRUN_TEST_VM && hostCgroups().mode === 'unified';
+const inVm = !!process.env.OCIRUN_TEST_VM && hostLayout().mode === 'unified';
 const CG = '/sys/fs/cgroup';
 
 type Edit = (spec: Spec) => void;
