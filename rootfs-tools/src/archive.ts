@@ -1,10 +1,10 @@
 // An image packed in an uncompressed tar file (`docker save`, an OCI layout
 // tarball): the headers are indexed once with positioned reads, then each
 // member is streamed straight from its offset, so nothing is extracted to disk.
-import { closeSync, createReadStream, fstatSync, openSync, readSync, constants as fsc } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, readSync } from 'node:fs';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
-import type { ImageSource } from './blobs.js';
+import { openRegular, type ImageSource } from './blobs.js';
 import { UnpackError } from './errors.js';
 import { BLOCK, HeaderDecoder, type EntryType } from './tar.js';
 
@@ -27,7 +27,7 @@ export class TarSource implements ImageSource {
   private readonly fd: number;
 
   constructor(readonly file: string, readonly label: string) {
-    this.fd = openSync(file, fsc.O_RDONLY);
+    this.fd = openRegular(file, label);
     try {
       this.index();
     } catch (err) {
@@ -108,7 +108,8 @@ export class TarSource implements ImageSource {
     if (!m) throw new UnpackError('ERR_INVALID_IMAGE', `${this.label}: no member ${path}`);
     // createReadStream's end is inclusive and may not precede start.
     if (m.size === 0) return Readable.from([]);
-    return createReadStream(this.file, { start: m.offset, end: m.offset + m.size - 1, highWaterMark: 1024 * 1024 });
+    // The fd checked at open, read positionally: never the path again, which could be something else by now.
+    return createReadStream('', { fd: this.fd, autoClose: false, start: m.offset, end: m.offset + m.size - 1, highWaterMark: 1024 * 1024 });
   }
 
   close(): void {

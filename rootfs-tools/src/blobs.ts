@@ -33,6 +33,41 @@ export interface Digest {
 
 const HEX_LEN = { sha256: 64, sha512: 128 } as const;
 
+const INPUT_FLAGS = fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY;
+
+function kindOf(st: import('node:fs').Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/**
+ * Opens an input file of the image (the archive itself, index.json, a blob)
+ * so that nothing it could be blocks us: O_NONBLOCK makes the open of a FIFO
+ * with no writer (or of a device) return at once, and the fstat of what was
+ * actually opened refuses all but a regular file. Reads of a regular file
+ * ignore O_NONBLOCK.
+ */
+export function openRegular(path: string, what: string): number {
+  let fd: number;
+  try {
+    fd = openSync(path, INPUT_FLAGS);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // A socket cannot be open()ed at all.
+    if (code === 'ENXIO') throw new UnpackError('ERR_INVALID_IMAGE', `${what} is a socket, not a regular file`);
+    throw err;
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new UnpackError('ERR_INVALID_IMAGE', `${what} is ${kindOf(st)}, not a regular file`);
+  }
+  return fd;
+}
+
 /** Validates "alg:hex"; the hex part becomes a file name, so nothing else is allowed. */
 export function parseDigest(value: unknown, what: string): Digest {
   const m = typeof value === 'string' ? /^(sha256|sha512):([a-f0-9]+)$/.exec(value) : null;
@@ -94,13 +129,13 @@ export class DirSource implements ImageSource {
 
   size(path: string): number | undefined {
     const st = statSync(join(this.dir, path), { throwIfNoEntry: false });
-    return st?.isFile() ? st.size : undefined;
+    if (st && !st.isFile()) throw new UnpackError('ERR_INVALID_IMAGE', `${this.label}: ${path} is ${kindOf(st)}, not a regular file`);
+    return st?.size;
   }
 
   head(path: string, n: number): Buffer {
-    const fd = openSync(join(this.dir, path), fsc.O_RDONLY);
+    const fd = openRegular(join(this.dir, path), `${this.label}: ${path}`);
     try {
-      if (!fstatSync(fd).isFile()) throw new UnpackError('ERR_INVALID_IMAGE', `${this.label}: ${path} is not a regular file`);
       const b = Buffer.alloc(n);
       return b.subarray(0, readSync(fd, b, 0, n, 0));
     } finally {
@@ -109,7 +144,8 @@ export class DirSource implements ImageSource {
   }
 
   stream(path: string): Readable {
-    return createReadStream(join(this.dir, path), { highWaterMark: 1024 * 1024 });
+    // Opened here, synchronously: an error is the caller's to see now, not a stream event.
+    return createReadStream('', { fd: openRegular(join(this.dir, path), `${this.label}: ${path}`), highWaterMark: 1024 * 1024 });
   }
 
   close(): void {}

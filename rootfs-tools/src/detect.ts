@@ -6,7 +6,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TarSource, normalizeMemberName } from './archive.js';
-import { DirSource, type ImageSource } from './blobs.js';
+import { DirSource, openRegular, type ImageSource } from './blobs.js';
 import { decompressor, describeStreamError, SNIFF_BYTES, sniff, type Compression } from './decompress.js';
 import { UnpackError, errorText, withContext } from './errors.js';
 import { TarReader } from './tar.js';
@@ -42,7 +42,7 @@ class RootfsLike extends Error {}
  * until one shows it is a rootfs. An image archive is then decompressed to
  * `scratch` so its members can be read at their offsets.
  */
-async function classifyCompressed(file: string, comp: Compression, label: string): Promise<'oci' | 'docker' | 'rootfs'> {
+async function classifyCompressed(file: string, comp: Compression, label: string, signal?: AbortSignal): Promise<'oci' | 'docker' | 'rootfs'> {
   const names = new Set<string>();
   const reader = new TarReader((e) => {
     const n = normalizeMemberName(e.name);
@@ -61,16 +61,21 @@ async function classifyCompressed(file: string, comp: Compression, label: string
     },
   });
   try {
-    await pipeline(createReadStream(file), decompressor(comp), sink);
+    await pipeline(readInput(file, label), decompressor(comp), sink, { signal });
   } catch (err) {
     if (err instanceof RootfsLike) return 'rootfs';
+    if ((err as Error).name === 'AbortError') throw err;
     throw new UnpackError('ERR_INVALID_IMAGE', `${label}: ${describeStreamError(comp, err) ?? errorText(err)}`);
   }
   return fromMembers((n) => names.has(n)) ?? 'rootfs';
 }
 
+function readInput(file: string, label: string): NodeJS.ReadableStream {
+  return createReadStream('', { fd: openRegular(file, label), highWaterMark: 1024 * 1024 });
+}
+
 /** Opens IMAGE. `scratch` is a path in the unpack's temp dir for a decompressed image archive. */
-export async function detectImage(path: string, scratch: string): Promise<Detected> {
+export async function detectImage(path: string, scratch: string, signal?: AbortSignal): Promise<Detected> {
   const label = path;
   const abs = resolve(path);
   const st = statSync(abs, { throwIfNoEntry: false });
@@ -98,11 +103,12 @@ export async function detectImage(path: string, scratch: string): Promise<Detect
     source.close();
     return { kind: 'rootfs', source: new DirSource(dirname(abs), label), path: basename(abs) };
   }
-  const kind = await classifyCompressed(abs, comp, label);
+  const kind = await classifyCompressed(abs, comp, label, signal);
   if (kind === 'rootfs') return { kind, source: new DirSource(dirname(abs), label), path: basename(abs) };
   try {
-    await pipeline(createReadStream(abs), decompressor(comp), createWriteStream(scratch, { mode: 0o600 }));
+    await pipeline(readInput(abs, label), decompressor(comp), createWriteStream(scratch, { mode: 0o600 }), { signal });
   } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err;
     throw new UnpackError('ERR_INVALID_IMAGE', `${label}: ${describeStreamError(comp, err) ?? errorText(err)}`);
   }
   return { kind, source: new TarSource(scratch, label) };

@@ -218,16 +218,19 @@ export class LayerApplier {
     }
   }
 
-  /** Removes what lower layers put at `rel`, keeping what this layer added. */
-  private hideLower(rel: string, st: Stats | undefined = this.state.fs.lstat(rel)): void {
+  /**
+   * Removes what lower layers put at `rel`, keeping what this layer added.
+   * Iterative: the tree below an opaque directory may be thousands of levels deep.
+   */
+  private hideLower(rel: string): void {
     const { fs } = this.state;
-    if (!st) return;
-    if (!this.touched.has(rel)) {
-      fs.remove(rel, st);
-      return;
-    }
-    if (st.isDirectory()) {
-      for (const child of fs.readdir(rel)) this.hideLower(joinRel(rel, child));
+    const pending = [rel];
+    while (pending.length > 0) {
+      const r = pending.pop() as string;
+      const st = fs.lstat(r);
+      if (!st) continue;
+      if (!this.touched.has(r)) fs.remove(r, st);
+      else if (st.isDirectory()) for (const child of fs.readdir(r)) pending.push(joinRel(r, child));
     }
   }
 

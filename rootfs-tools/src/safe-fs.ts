@@ -11,12 +11,14 @@
 // dropped whenever this process removes a directory or a symlink.
 import { spawnSync } from 'node:child_process';
 import {
-  chmodSync, closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, rmSync, symlinkSync,
+  chmodSync, closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, rmdirSync, symlinkSync,
   unlinkSync, constants as fsc, type Stats,
 } from 'node:fs';
 import { UnpackError } from './errors.js';
 
 const MAX_HOPS = 40;
+/** Linux's PATH_MAX, counting the NUL: no path the kernel takes in one piece is longer. */
+const PATH_MAX = 4096;
 // libuv adds O_CLOEXEC to every open by itself.
 const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
 
@@ -45,6 +47,45 @@ export function joinRel(dir: string, name: string): string {
   return dir === '' ? name : `${dir}/${name}`;
 }
 
+/**
+ * rm -rf without recursion. Node 20's rmSync recurses once per level, and a
+ * layer can nest directories as deep as PATH_MAX allows (2000 levels), deeper
+ * than the JS stack: the walk keeps its own stack of directories instead. A
+ * directory we cannot list or empty (a 0500 one, rootless) is opened up first.
+ */
+export function removeTree(path: string): void {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (!st) return;
+  if (!st.isDirectory()) {
+    unlinkSync(path);
+    return;
+  }
+  const stack = [path];
+  while (stack.length > 0) {
+    const dir = stack[stack.length - 1];
+    const before = stack.length;
+    for (const e of listForRemoval(dir)) {
+      const p = `${dir}/${e.name}`;
+      if (e.isDirectory()) stack.push(p);
+      else unlinkSync(p);
+    }
+    if (stack.length === before) {
+      rmdirSync(dir);
+      stack.pop();
+    }
+  }
+}
+
+function listForRemoval(dir: string): import('node:fs').Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
+    chmodSync(dir, 0o700);
+    return readdirSync(dir, { withFileTypes: true });
+  }
+}
+
 export class RootFs {
   /** Relative paths known to be real directories ('' is the root itself). */
   private readonly dirs = new Set<string>(['']);
@@ -55,9 +96,18 @@ export class RootFs {
   /** Called after a directory (and all below it) was removed. */
   onRemovedDir: ((rel: string) => void) | undefined;
 
-  constructor(readonly root: string) {}
+  /** Longest relative path whose host path the kernel still takes. */
+  private readonly maxRel: number;
+
+  constructor(readonly root: string) {
+    this.maxRel = PATH_MAX - 1 - Buffer.byteLength(root) - 1;
+  }
 
   host(rel: string): string {
+    // Refused here, before any system call: ENAMETOOLONG deep in a walk says nothing about which entry.
+    if (rel.length > this.maxRel / 3 && Buffer.byteLength(rel) > this.maxRel) {
+      throw new UnpackError('ERR_UNSAFE_ENTRY', `/${rel.slice(0, 40)}... is ${Buffer.byteLength(rel)} bytes long in the rootfs, longer than Linux paths go (${PATH_MAX - 1} bytes)`);
+    }
     return rel === '' ? this.root : `${this.root}/${rel}`;
   }
 
@@ -153,7 +203,7 @@ export class RootFs {
   remove(rel: string, st: Stats | undefined = this.lstat(rel)): void {
     if (!st) return;
     if (st.isDirectory()) {
-      rmSync(this.host(rel), { recursive: true, force: true });
+      removeTree(this.host(rel));
       this.invalidate();
       this.onRemovedDir?.(rel);
     } else {

@@ -19,7 +19,7 @@ import { hostPlatform, parsePlatform } from './image/platform.js';
 import type { LayerRef, ResolvedImage } from './image/types.js';
 import { finishDirectories, forgetDirectories, LayerApplier, type UnpackState } from './layer.js';
 import { ProgressBar, type ProgressSink } from './progress.js';
-import { RootFs } from './safe-fs.js';
+import { removeTree, RootFs } from './safe-fs.js';
 import { TarReader } from './tar.js';
 
 export { UnpackError } from './errors.js';
@@ -65,7 +65,7 @@ function removeStaleTemps(parent: string, prefix: string): void {
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const st = lstatSync(join(parent, name), { throwIfNoEntry: false });
-    if (st?.isDirectory() && Date.now() - st.mtimeMs > 10 * 60 * 1000) rmSync(join(parent, name), { recursive: true, force: true });
+    if (st?.isDirectory() && Date.now() - st.mtimeMs > 10 * 60 * 1000) removeTree(join(parent, name));
   }
 }
 
@@ -164,7 +164,7 @@ export async function unpack(image: string, bundleDir: string, opts: UnpackOptio
   const scratch = join(tmp, 'image.tar');
   let source: ImageSource | undefined;
   try {
-    const detected = await detectImage(split.path, scratch);
+    const detected = await detectImage(split.path, scratch, opts.signal);
     source = detected.source;
     let resolved: ResolvedImage | undefined;
     let layers: LayerRef[];
@@ -223,7 +223,12 @@ export async function unpack(image: string, bundleDir: string, opts: UnpackOptio
       warnings,
     };
   } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
+    // Whatever failed, the temp dir goes; a failure to remove it must not hide why the unpack failed.
+    try {
+      removeTree(tmp);
+    } catch (cleanupErr) {
+      warn(`could not remove ${tmp}: ${(cleanupErr as Error).message}`);
+    }
     if (madeParent) removeMadeDirs(parent, madeParent);
     if ((err as Error)?.name === 'AbortError') throw new UnpackError('ERR_INTERRUPTED', 'unpack interrupted');
     throw err;
@@ -251,15 +256,17 @@ export interface UnpackCommandOptions {
   quiet?: boolean;
 }
 
+/** Signals that end an unpack: each one, and every repeat (a second Ctrl-C), aborts cleanly instead of killing us mid-cleanup. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 /**
  * `ocirun unpack`: a progress bar when stderr is a terminal (unless quiet),
- * warnings on stderr, SIGINT/SIGTERM abort cleanly. Prints nothing on success.
+ * warnings on stderr, SIGINT/SIGTERM/SIGHUP abort cleanly. Prints nothing on success.
  */
 export async function runUnpackCommand(image: string, bundle: string, o: UnpackCommandOptions = {}): Promise<UnpackResult> {
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   const tty = !o.quiet && process.stderr.isTTY;
   try {
     return await unpack(image, bundle, {
@@ -270,7 +277,6 @@ export async function runUnpackCommand(image: string, bundle: string, o: UnpackC
       warn: o.quiet ? undefined : (m) => process.stderr.write(`ocirun: warning: ${m}\n`),
     });
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    for (const sig of STOP_SIGNALS) process.removeListener(sig, onSignal);
   }
 }
