@@ -5,6 +5,7 @@ namespace ocirun {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonState);
+  RegisterErrors(env, exports);
   RegisterSpawn(env, exports);
   RegisterExitWatch(env, exports);
   RegisterPidfd(env, exports);

@@ -10,9 +10,15 @@ void DestroyExitWatcher(ExitWatcher* watcher);
 
 struct AddonState {
   ExitWatcher* watcher = nullptr;  // started by the first watchExit()
+  // src/errors.ts's SystemError and OciError, handed over by setErrorClasses()
+  // at load time (as better-sqlite3 does with its SqliteError), so every error
+  // the addon raises is already the project's own class.
+  Napi::FunctionReference system_error;
+  Napi::FunctionReference oci_error;
   ~AddonState() { DestroyExitWatcher(watcher); }
 };
 
+void RegisterErrors(Napi::Env env, Napi::Object exports);    // errors.cc
 void RegisterSpawn(Napi::Env env, Napi::Object exports);
 void RegisterExitWatch(Napi::Env env, Napi::Object exports);
 void RegisterPidfd(Napi::Env env, Napi::Object exports);

@@ -1,4 +1,5 @@
 #include "addon/errors.h"
+#include "addon/addon.h"
 
 #include <string.h>
 
@@ -57,7 +58,24 @@ static std::string Format(const SysError& e) {
 }
 
 Napi::Error MakeSystemError(Napi::Env env, const SysError& e) {
-  Napi::Error error = Napi::Error::New(env, Format(e));
+  AddonState* state = env.GetInstanceData<AddonState>();
+  std::string message = Format(e);
+  if (state && e.err != 0 && !state->system_error.IsEmpty()) {
+    Napi::Object init = Napi::Object::New(env);
+    init.Set("code", ErrnoName(e.err));
+    init.Set("errno", Napi::Number::New(env, -e.err));
+    init.Set("syscall", e.syscall);
+    if (!e.path.empty()) init.Set("path", e.path);
+    init.Set("message", message);
+    return Napi::Error(env, state->system_error.New({init}));
+  }
+  if (state && e.err == 0 && !state->oci_error.IsEmpty()) {
+    Napi::Object error = state->oci_error.New({Napi::String::New(env, "ERR_OCIRUN_HELPER"), Napi::String::New(env, message)});
+    if (!e.syscall.empty()) error.Set("syscall", e.syscall);
+    if (!e.path.empty()) error.Set("path", e.path);
+    return Napi::Error(env, error);
+  }
+  Napi::Error error = Napi::Error::New(env, message);
   Napi::Object obj = error.Value();
   if (e.err != 0) {
     obj.Set("code", ErrnoName(e.err));
@@ -68,6 +86,20 @@ Napi::Error MakeSystemError(Napi::Env env, const SysError& e) {
   if (!e.syscall.empty()) obj.Set("syscall", e.syscall);
   if (!e.path.empty()) obj.Set("path", e.path);
   return error;
+}
+
+// setErrorClasses(SystemError, OciError): called once by src/native/binding.ts.
+static Napi::Value SetErrorClasses(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsFunction() || !info[1].IsFunction()) ThrowTypeError(env, "setErrorClasses takes two classes");
+  AddonState* state = env.GetInstanceData<AddonState>();
+  state->system_error = Napi::Persistent(info[0].As<Napi::Function>());
+  state->oci_error = Napi::Persistent(info[1].As<Napi::Function>());
+  return env.Undefined();
+}
+
+void RegisterErrors(Napi::Env env, Napi::Object exports) {
+  exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses, "setErrorClasses"));
 }
 
 void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& path) {

@@ -21,8 +21,10 @@ struct SysError {
   static SysError Plain(std::string message) { return SysError{0, {}, {}, std::move(message)}; }
 };
 
-// Error with .code (errno name), .errno (negative, as in Node), .syscall, .path.
-// With err == 0 the code is ERR_OCIRUN_HELPER and there is no .errno.
+// A SystemError (src/errors.ts) with .code (errno name), .errno (negative, as
+// in Node), .syscall, .path; with err == 0 an OciError with code
+// ERR_OCIRUN_HELPER and no .errno. Before setErrorClasses() has been called
+// (the addon loaded on its own), a plain Error with the same properties.
 Napi::Error MakeSystemError(Napi::Env env, const SysError& e);
 
 // Throws (as a C++ exception; the addon is built with NAPI_CPP_EXCEPTIONS).

@@ -14,7 +14,7 @@ import { closeSync, fstatSync } from 'node:fs';
 import { native } from '../native/binding.js';
 import type { InitPlan } from '../native/plan.js';
 import type { Process } from '../oci/types.js';
-import { OciError, SystemError } from '../errors.js';
+import { OciError } from '../errors.js';
 
 export interface ProcessIoOptions {
   /** --console-socket: AF_UNIX stream socket that receives the pty master. */
@@ -94,11 +94,7 @@ export class ProcessIo {
     if (!this.terminal) return this.userFds;
     const addon = native();
     if (this.opts.consoleSocket !== undefined) {
-      try {
-        this.helperEnd = addon.connectUnix(this.opts.consoleSocket);
-      } catch (err) {
-        throw SystemError.from(err, 'connect');
-      }
+      this.helperEnd = addon.connectUnix(this.opts.consoleSocket);
     } else {
       [this.ourEnd, this.helperEnd] = addon.socketPair();
     }
@@ -125,12 +121,7 @@ export class ProcessIo {
 /** --pidfd-socket: one message carrying a pidfd of the process, as runc sends it. */
 export function sendPidfd(socketPath: string, pidfd: number): void {
   const addon = native();
-  let sock: number;
-  try {
-    sock = addon.connectUnix(socketPath);
-  } catch (err) {
-    throw SystemError.from(err, 'connect');
-  }
+  const sock = addon.connectUnix(socketPath);
   try {
     if (pidfd < 0) throw new OciError('ERR_NOT_SUPPORTED', '--pidfd-socket: this kernel gave no pidfd');
     addon.sendFd(sock, pidfd, 'pidfd');

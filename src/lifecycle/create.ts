@@ -12,7 +12,6 @@ import { validateId } from '../state/id.js';
 import { readProcStat } from '../state/proc.js';
 import { EXEC_FIFO, writeFileAtomic, type ContainerRecord } from '../state/store.js';
 import { killAndWait } from './process.js';
-import { SystemError } from '../errors.js';
 import { OCI_VERSION } from '../oci/tables.js';
 import { crashPoint } from '../faults.js';
 import { PhaseTimer, type Mark } from '../native/timing.js';
@@ -105,7 +104,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
         });
       } catch (err) {
         // A failed prestart/createRuntime hook is why the helper gave up.
-        throw (await gate?.failure()) ?? SystemError.from(err, 'spawn');
+        throw (await gate?.failure()) ?? err;
       }
       ({ pidfd, controlFd } = spawned);
       timer?.add(spawned.timings);

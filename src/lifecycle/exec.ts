@@ -9,7 +9,7 @@ import { closeSync, readFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import type { RuntimeContext } from '../context.js';
-import { ConfigError, OciError, SystemError } from '../errors.js';
+import { ConfigError, OciError } from '../errors.js';
 import { crashPoint } from '../faults.js';
 import { validateSpec } from '../config/validate.js';
 import { helperPath, native } from '../native/binding.js';
@@ -166,14 +166,9 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
     const extra = io.open();
     const plan = buildExecPlan(ctx, record, p, 4 + extra.length);
     io.applyTo(plan);
-    let spawned;
-    try {
-      spawned = await native().spawnContainer({
-        helper: helperPath(), plan: encodePlan(plan), stdio: opts.stdio ?? [0, 1, 2], extraFds: [...extra, target],
-      });
-    } catch (err) {
-      throw SystemError.from(err, 'spawn');
-    }
+    const spawned = await native().spawnContainer({
+      helper: helperPath(), plan: encodePlan(plan), stdio: opts.stdio ?? [0, 1, 2], extraFds: [...extra, target],
+    });
     ({ pidfd, controlFd } = spawned);
     for (const w of spawned.warnings) ctx.logger.warn(w);
     const terminal = io.takeMaster();
@@ -187,7 +182,7 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
       await native().awaitExec(cfd);
     } catch (err) {
       if (terminal !== undefined) closeSync(terminal);
-      throw SystemError.from(err, 'exec');
+      throw err;
     }
     if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(spawned.pid));
     if (opts.pidfdSocket !== undefined) sendPidfd(opts.pidfdSocket, pidfd);

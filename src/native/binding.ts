@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { OciError, SystemError } from '../errors.js';
 
 export interface SpawnOptions {
   /** Absolute path of the ocirun-init executable; copied into a sealed memfd once per process. */
@@ -51,12 +52,15 @@ export interface ExitStatus {
   known: boolean;
 }
 
+/** Every failure of a call below is a SystemError, or an OciError ERR_OCIRUN_HELPER when it has no errno. */
 export interface NativeBinding {
+  /** Called once at load: the classes the addon constructs its errors from. */
+  setErrorClasses(system: typeof SystemError, oci: typeof OciError): void;
   /**
    * Starts the init helper, sends the plan, and resolves once the container is
    * created (helper blocked on exec.fifo). On failure the helper and the init
-   * are killed and reaped before the promise rejects with a SystemError-like
-   * Error: { code: 'ENOENT', errno: -2, syscall: 'mount', path: '/proc', message }.
+   * are killed and reaped before the promise rejects with a SystemError:
+   * { code: 'ENOENT', errno: -2, syscall: 'mount', path: '/proc', message }.
    */
   spawnContainer(opts: SpawnOptions): Promise<SpawnResult>;
   /**
@@ -111,7 +115,7 @@ export interface NativeBinding {
   /**
    * Loads `insns` (struct bpf_insn records) as a BPF_PROG_TYPE_CGROUP_DEVICE
    * program and attaches it to the cgroup directory with BPF_F_ALLOW_MULTI.
-   * Throws a SystemError-like Error (syscall 'bpf', the verifier's complaint as message).
+   * Throws a SystemError (syscall 'bpf', the verifier's complaint as message).
    */
   attachDeviceFilter(cgroupDir: string, insns: Buffer): void;
 }
@@ -133,7 +137,9 @@ export function native(): NativeBinding {
     const file = join(dir, 'ocirun_native.node');
     tried.push(file);
     if (existsSync(file)) {
-      cached = require(file) as NativeBinding;
+      const binding = require(file) as NativeBinding;
+      binding.setErrorClasses(SystemError, OciError);
+      cached = binding;
       return cached;
     }
   }

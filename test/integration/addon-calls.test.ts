@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { spawn as spawnChild, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { SystemError } from '../../src/errors.js';
 import { addon, useAddonFixture } from '../support/addon.js';
 
 const fx = useAddonFixture();
@@ -82,7 +83,7 @@ describe('pidfds', () => {
     } catch (e) {
       err = e as NodeJS.ErrnoException;
     }
-    expect(err).toBeInstanceOf(Error);
+    expect(err).toBeInstanceOf(SystemError);
     expect(err).toMatchObject({ code: 'ESRCH', errno: -3, syscall: 'pidfd_open' });
     expect(err!.message).toBe('pidfd_open: ESRCH: no such process');
   });

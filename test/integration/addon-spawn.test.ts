@@ -7,6 +7,7 @@ import {
   statSync, utimesSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { OciError, SystemError } from '../../src/errors.js';
 import { addon, rejection, useAddonFixture } from '../support/addon.js';
 
 const fx = useAddonFixture();
@@ -102,7 +103,7 @@ describe('spawnContainer', () => {
     const p = fx.plan('error');
     const devnull = fx.track(openSync('/dev/null', 'r+'));
     const err = await rejection(addon.spawnContainer({ helper: fx.fake, plan: p.plan, stdio: [devnull, devnull, devnull] }));
-    expect(err).toBeInstanceOf(Error);
+    expect(err).toBeInstanceOf(SystemError);
     expect(err.message).toBe('mounting proc: mount /proc: ENOENT: no such file or directory');
     expect(err).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'mount', path: '/proc' });
     expect(existsSync(`/proc/${fx.pids(p.pidfile)[0]}`)).toBe(false);
@@ -126,7 +127,10 @@ describe('spawnContainer', () => {
     const started = Date.now();
     const err = await rejection(addon.spawnContainer({ helper: fx.fake, plan: p.plan, stdio: [devnull, devnull, devnull] }));
     expect(err.message).toBe('init helper exited unexpectedly (exit status 7)');
-    expect(err.code).toBe('ERR_OCIRUN_HELPER');
+    // No errno to name: the project's OciError, never a bare Error.
+    expect(err).toBeInstanceOf(OciError);
+    expect(err).not.toBeInstanceOf(SystemError);
+    expect(err).toMatchObject({ code: 'ERR_OCIRUN_HELPER', exitCode: 1 });
     expect(Date.now() - started).toBeLessThan(1500);
     expect(existsSync(`/proc/${fx.pids(p.pidfile)[0]}`)).toBe(false);
   });
