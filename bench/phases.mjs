@@ -18,7 +18,8 @@ const USAGE = 'usage: node bench/phases.mjs [--runs N]';
 /** Phases as (label, from mark, to mark); a phase is skipped when a mark is missing. */
 const PHASES = [
   ['config load + validate', 'create.begin', 'config.loaded'],
-  ['plan build + encode', 'config.loaded', 'plan.encoded'],
+  ['plan build', 'config.loaded', 'plan.built'],
+  ['plan encode', 'plan.built', 'plan.encoded'],
   ['state dir claim', 'plan.encoded', 'state.claimed'],
   ['libuv queue → worker', 'state.claimed', 'spawn.begin'],
   ['helper memfd (cached)', 'spawn.begin', 'helper.sealed'],

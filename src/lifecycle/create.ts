@@ -67,6 +67,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   const hookSource = { ociVersion: OCI_VERSION, id, bundle, annotations: spec.annotations };
   plan.hooks = planInitHooks(spec.hooks, hookSource);
   const gate = RuntimeHookGate.for(spec.hooks, hookSource);
+  timer?.mark('plan.built');
   const planBytes = encodePlan(plan);
   timer?.mark('plan.encoded');
   const addon = native();
