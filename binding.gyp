@@ -31,7 +31,6 @@
       "type": "executable",
       "sources": [
         "native/init/main.cc",
-        "native/init/plan.cc",
         "native/init/msg.cc",
         "native/init/ns.cc",
         "native/init/pathres.cc",
@@ -45,18 +44,16 @@
         "native/init/hooks.cc",
         "native/init/idmap.cc",
         "native/init/copyup.cc",
-        "native/init/plan_ext.cc",
         "native/init/console.cc",
         "native/init/exec_mode.cc",
-        "native/init/plan_exec.cc",
-        "native/init/plan_process_attrs.cc",
         "native/init/process_attrs.cc",
         "native/init/apparmor.cc",
         "native/init/seccomp.cc",
         "native/init/seccomp_cache.cc",
         "native/init/timing.cc",
         "native/init/cgroup.cc",
-        "native/init/plan_cgroup.cc"
+        "native/init/plan_json.cc",
+        "native/init/plan_schema.cc"
       ],
       "include_dirs": ["native"],
       "defines": ["_GNU_SOURCE"],

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Where the time goes: one container's lifecycle through the Runtime API cut
 // into phases, from CLOCK_MONOTONIC marks taken by this process, the addon and
-// the init helper (create's `timing` option: PLAN_TIMING / MSG_TIMING).
+// the init helper (create's `timing` option: the plan's `timing`, MSG_TIMING).
 //
 //   node bench/phases.mjs [--runs N]
 //

@@ -31,9 +31,10 @@ quietly() {
 
 # (b) System packages. dpkg decides what is installed; apt-get update only
 # when something has to be installed.
+# rapidjson-dev: the init helper parses its JSON plan with it (header-only).
 # For rootfs-tools: umoci (the unpack tests' and bench's reference), attr
 # (setfattr for layer xattrs) and zstd (zstd layers; Node 20's zlib has none).
-packages="build-essential python3 libc6-dev busybox-static runc iproute2 libseccomp-dev podman conmon catatonit containerd umoci attr zstd qemu-system-x86 linux-image-amd64 xz-utils"
+packages="build-essential python3 libc6-dev busybox-static runc iproute2 libseccomp-dev rapidjson-dev podman conmon catatonit containerd umoci attr zstd qemu-system-x86 linux-image-amd64 xz-utils"
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   need=
   for p in $packages; do

@@ -102,6 +102,11 @@ if (!which(make)) miss(`make (${make})`, 'apt-get install make');
   }
 }
 
+// --- rapidjson: header-only, the init helper reads its plan with it ------------
+if (!existsSync('/usr/include/rapidjson/document.h')) {
+  miss('rapidjson headers (/usr/include/rapidjson/document.h)', 'apt-get install rapidjson-dev');
+}
+
 // --- Node's headers, where node-gyp will look for them ------------------------
 {
   const version = process.versions.node;

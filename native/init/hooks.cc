@@ -66,7 +66,7 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
 }
 
 const char* kind_name(uint32_t kind) {
-  return kind == proto::HOOK_CREATE_CONTAINER ? "createContainer" : "startContainer";
+  return kind == HOOK_CREATE_CONTAINER ? "createContainer" : "startContainer";
 }
 
 // "<kind> hook #<i> (<path>): <what>[: <output>]", the format the runtime's own hooks use.
@@ -195,11 +195,11 @@ bool create_hooks(const Plan& plan) {
     // The runtime's hooks failed (or it went away): it reports why, we just go.
     if (n != 1 || go != 'h') _exit(1);
   }
-  return run_kind(plan, proto::HOOK_CREATE_CONTAINER, plan.hook_state_create);
+  return run_kind(plan, HOOK_CREATE_CONTAINER, plan.hook_state_create);
 }
 
 bool start_hooks(const Plan& plan, int fifo) {
-  bool ok = run_kind(plan, proto::HOOK_START_CONTAINER, plan.hook_state_start);
+  bool ok = run_kind(plan, HOOK_START_CONTAINER, plan.hook_state_start);
   // `start` is still reading the fifo: "0" lets it go on, "E<message>" fails it.
   std::string answer = ok ? "0" : "E" + last_failure().message;
   return write_all(fifo, answer.data(), answer.size()) && ok;

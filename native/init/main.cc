@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -176,9 +177,24 @@ void check(bool ok) {
   _exit(0);
 }
 
+// `ocirun-init --print-plan`: decode the plan on stdin and print back what was
+// read (test/unit/plan-roundtrip.test.ts), or the error; touches nothing else.
+int print_plan_mode() {
+  Plan plan;
+  std::vector<uint8_t> bytes;
+  if (!read_plan(0, &bytes) || !decode_plan(bytes, &plan)) {
+    std::string line = last_failure().message + '\n';
+    write_all(2, line.data(), line.size());
+    return 1;
+  }
+  std::string out = print_plan(plan) + '\n';
+  return write_all(1, out.data(), out.size()) ? 0 : 1;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc == 2 && strcmp(argv[1], "--print-plan") == 0) return print_plan_mode();
   const uint64_t entered = monotonic_ns();
   // Exec'd from a memfd, our comm would read "memfd:ocirun-in"; ps and tests look for this.
   prctl(PR_SET_NAME, "ocirun-init", 0, 0, 0);

@@ -1,6 +1,8 @@
-// The decoded init plan (see native/common/protocol.h for the wire format).
-// Every optional scalar carries a has_* flag because "absent" and "zero" mean
-// different things to the kernel calls that consume them.
+// The decoded plan: the src/native/plan-schema.ts types as the helper holds
+// them. plan_schema.cc maps each struct to its TypeScript interface, field by
+// field, in one visit() per struct. Optional scalars carry a has_* flag where
+// "absent" and "zero" mean different things to the kernel calls that consume
+// them.
 #pragma once
 #include <stdint.h>
 #include <sys/types.h>
@@ -11,7 +13,7 @@ namespace ocirun::init {
 
 struct Namespace {
   uint32_t type = 0;   // CLONE_NEW*
-  bool join = false;   // NS_PATH given
+  bool join = false;   // path given
   std::string path;
 };
 
@@ -28,7 +30,6 @@ struct Mount {
   bool mkdir_only = false;
   bool has_symlink = false;
   std::string symlink;
-  // M_IDMAP .. M_COPYUP (plan_ext.cc)
   bool idmap = false, ridmap = false, copyup = false;
   std::vector<IdMap> uid_maps, gid_maps;  // empty: the container's mappings
 };
@@ -82,7 +83,6 @@ struct Process {
   Caps caps;
   bool has_oom = false;
   int64_t oom_score_adj = 0;
-  // P_SECCOMP .. P_PERSONALITY (decoded in plan_process_attrs.cc)
   bool has_seccomp = false;
   Seccomp seccomp;
   std::string apparmor_profile;  // empty: leave the LSM context alone
@@ -95,15 +95,26 @@ struct Process {
   uint32_t personality = 0;
 };
 
+enum HookKind : uint32_t {
+  HOOK_CREATE_CONTAINER = 1,
+  HOOK_START_CONTAINER = 2,
+};
+
 // A hook the init runs itself (createContainer, startContainer).
 struct Hook {
-  uint32_t kind = 0;  // proto::HookKind
+  uint32_t kind = 0;  // HookKind
   std::string path;
   std::vector<std::string> args, env;
   uint32_t timeout = 0;  // seconds; 0: no limit
 };
 
+// The plan's variants (its `mode`): create builds a container around a new
+// init; exec joins a running one (exec_mode.cc). An exec plan leaves the
+// create-only fields below at their defaults: its reader accepts none of them.
+enum class Mode : uint32_t { kCreate = 0, kExec = 1 };
+
 struct Plan {
+  Mode mode = Mode::kCreate;
   std::vector<Namespace> namespaces;
   std::vector<IdMap> uid_maps, gid_maps;
   bool has_hostname = false, has_domainname = false;
@@ -122,19 +133,19 @@ struct Plan {
   std::vector<TimeOffset> time_offsets;
   std::vector<Sysctl> sysctls;
   bool debug = false;
-  bool timing = false;  // PLAN_TIMING
-  // PLAN_HOOKS_PAUSE .. PLAN_HOOK_STATE_START (plan_ext.cc)
+  bool timing = false;
+  // hooks (create only)
   bool hooks_pause = false;
   std::vector<Hook> hooks;
   std::vector<std::string> hook_state_create, hook_state_start;  // JSON around the pid
-  // PLAN_CONSOLE_*: process.terminal. The socket is one of the inherited fds.
+  // console: process.terminal. The socket is one of the inherited fds.
   int console_fd = -1;
   uint32_t console_rows = 0, console_cols = 0;
-  // PLAN_EXEC_*: exec mode (native/init/exec_mode.cc) when exec_target >= 0.
-  int exec_target = -1;  // inherited pidfd of the container's init
+  // exec only: targetFd, the inherited pidfd of the container's init, and cgroupProcs.
+  int exec_target = -1;
   std::vector<std::string> exec_cgroups;
-  bool exec_mode() const { return exec_target >= 0; }
-  // PLAN_CGROUP_*: the init's cgroups (plan_cgroup.cc decodes, cgroup.cc places).
+  bool exec_mode() const { return mode == Mode::kExec; }
+  // cgroup (create only): the init's cgroups (cgroup.cc places it).
   std::string cgroup_dir;                 // v2: CLONE_INTO_CGROUP
   std::vector<std::string> cgroup_procs;  // cgroup.procs files for the init's pid
   bool places_cgroup() const { return !cgroup_dir.empty() || !cgroup_procs.empty(); }
@@ -144,26 +155,14 @@ struct Plan {
   bool has_namespace(uint32_t type) const;  // new or joined
 };
 
-// Reads fd until EOF. Records a failure and returns false on error or overflow.
+// Reads the plan from fd: one PLAN_ENVELOPE record, or (print mode) bytes
+// until EOF. Records a failure and returns false on error or overflow.
 bool read_plan(int fd, std::vector<uint8_t>* out);
-// Decodes and validates the whole stream; unknown tags are errors.
+// Parses, reads and checks the whole plan (plan_schema.cc); false after
+// recording a failure that names the field ("plan: mounts[2].dest: ...").
 bool decode_plan(const std::vector<uint8_t>& bytes, Plan* out);
-// Process records in 120-169 (plan_process_attrs.cc); false after recording a failure.
-bool is_process_attr_tag(uint16_t tag);
-bool decode_process_attr(uint16_t tag, const uint8_t* payload, uint32_t length, Process* p);
-// Terminal and exec records, tags 200-239 (plan_exec.cc); false after recording a failure.
-bool decode_terminal_exec(uint16_t tag, const uint8_t* payload, uint32_t length, Plan* plan);
-bool validate_exec_plan(const Plan& plan);
-// Hook records (170-178) and mount extensions (25-29), in plan_ext.cc; false
-// after recording a failure. validate_plan_ext checks them against the rest.
-bool is_plan_ext_tag(uint16_t tag);
-bool decode_plan_ext(uint16_t tag, const uint8_t* payload, uint32_t length, Plan* p);
-bool is_mount_ext_tag(uint16_t tag);
-bool decode_mount_ext(uint16_t tag, const uint8_t* payload, uint32_t length, Mount* m);
-bool validate_plan_ext(const Plan& p);
-// cgroup placement records, tags 260-279 (plan_cgroup.cc); false after recording a failure.
-bool is_cgroup_tag(uint16_t tag);
-bool decode_cgroup(uint16_t tag, const uint8_t* payload, uint32_t length, Plan* plan);
-bool validate_cgroup_plan(const Plan& p);
+// The plan as JSON under the schema's names: what decode_plan read, for
+// `ocirun-init --print-plan` and the round-trip test.
+std::string print_plan(Plan& plan);
 
 }  // namespace ocirun::init

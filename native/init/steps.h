@@ -113,7 +113,7 @@ void arm_parent_death(int parent_pidfd);
 void await_release(int sync, int parent_pidfd);
 void reset_signals();
 
-// exec_mode.cc: `ocirun exec` (a plan with PLAN_EXEC_TARGET). Never returns.
+// exec_mode.cc: `ocirun exec` (a plan of mode "exec"). Never returns.
 [[noreturn]] void exec_main(const Plan& plan, std::vector<int> extra);
 
 }  // namespace ocirun::init

@@ -1,4 +1,4 @@
-// Phase timestamps for `PLAN_TIMING` (see common/timing.h): collected in
+// Phase timestamps for the plan's `timing` (see common/timing.h): collected in
 // memory, sent as one MSG_TIMING record, so timing costs no syscall per mark
 // beyond clock_gettime (a vDSO call).
 #pragma once

@@ -2,13 +2,12 @@
 // helper runs itself goes into its plan; what runs in the runtime's
 // namespaces runs here, at the same points, with the state the spec asks for.
 import { closeSync, writeSync } from 'node:fs';
-import type { InitHooksPlan } from '../native/plan.js';
-import { HookKind } from '../native/protocol.js';
+import type { HookPlan, InitHooksPlan } from '../native/plan-schema.js';
 import type { Hook, Hooks } from '../oci/types.js';
 import { hookState, statePieces, type StateSource } from './state.js';
 import { runHooks, runHooksWarning } from './run.js';
 
-const initHook = (kind: HookKind) => (h: Hook) => ({ kind, path: h.path, args: h.args, env: h.env, timeout: h.timeout });
+const initHook = (kind: HookPlan['kind']) => (h: Hook): HookPlan => ({ kind, path: h.path, args: h.args, env: h.env, timeout: h.timeout });
 
 /**
  * The helper's share: createContainer and startContainer hooks with their
@@ -17,8 +16,8 @@ const initHook = (kind: HookKind) => (h: Hook) => ({ kind, path: h.path, args: h
  */
 export function planInitHooks(hooks: Hooks | undefined, src: StateSource): InitHooksPlan | undefined {
   if (!hooks) return undefined;
-  const create = (hooks.createContainer ?? []).map(initHook(HookKind.CREATE_CONTAINER));
-  const start = (hooks.startContainer ?? []).map(initHook(HookKind.START_CONTAINER));
+  const create = (hooks.createContainer ?? []).map(initHook('createContainer'));
+  const start = (hooks.startContainer ?? []).map(initHook('startContainer'));
   const pause = (hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) > 0;
   if (!pause && create.length === 0 && start.length === 0) return undefined;
   return {

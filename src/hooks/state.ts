@@ -32,7 +32,7 @@ export function hookState(src: StateSource, status: Status, pid?: number): HookS
   };
 }
 
-/** The state JSON split where the pid goes, for the helper (PLAN_HOOK_STATE_*). */
+/** The state JSON split where the pid goes, for the helper (the plan's hooks.stateCreate / stateStart). */
 export function statePieces(src: StateSource, status: Status): [string, string] {
   const { ociVersion, id, bundle, annotations } = hookState(src, status);
   const head = JSON.stringify({ ociVersion, id, status });

@@ -12,7 +12,7 @@
 // as 3, 4, ... and nothing else of ours does.
 import { closeSync, fstatSync } from 'node:fs';
 import { native } from '../native/binding.js';
-import type { InitPlan } from '../native/plan.js';
+import type { HelperPlan } from '../native/plan-schema.js';
 import type { Process } from '../oci/types.js';
 import { OciError } from '../errors.js';
 
@@ -83,7 +83,7 @@ export class ProcessIo {
   }
 
   /** Adds the console records and the LISTEN_FDS environment to the plan. */
-  applyTo(plan: InitPlan): void {
+  applyTo(plan: HelperPlan): void {
     if (this.terminal) plan.console = { socketFd: 4 + this.userFds.length, ...this.size };
     const listen = this.opts.listenFds ?? 0;
     if (listen > 0) plan.process.env.push(`LISTEN_FDS=${listen}`, 'LISTEN_PID=1');

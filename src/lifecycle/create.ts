@@ -5,7 +5,7 @@ import { closeSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { RuntimeContext } from '../context.js';
 import { loadBundle } from '../config/load.js';
-import { encodePlan } from '../native/plan.js';
+import { encodePlan } from '../native/plan-encode.js';
 import { helperPath, native } from '../native/binding.js';
 import { buildInitPlan } from './plan.js';
 import { validateId } from '../state/id.js';

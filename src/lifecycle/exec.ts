@@ -13,7 +13,8 @@ import { ConfigError, OciError } from '../errors.js';
 import { crashPoint } from '../faults.js';
 import { validateSpec } from '../config/validate.js';
 import { helperPath, native } from '../native/binding.js';
-import { encodePlan, type InitPlan } from '../native/plan.js';
+import { encodePlan } from '../native/plan-encode.js';
+import type { ExecPlan } from '../native/plan-schema.js';
 import { NAMESPACES } from '../oci/tables.js';
 import type { Process, Spec } from '../oci/types.js';
 import { planProcess } from '../process/plan.js';
@@ -127,21 +128,21 @@ function validated(config: Spec, p: Process): Process {
   return spec.process;
 }
 
-function buildExecPlan(ctx: RuntimeContext, record: ContainerRecord, p: Process, targetFd: number): InitPlan {
+function buildExecPlan(ctx: RuntimeContext, record: ContainerRecord, p: Process, targetFd: number): ExecPlan {
   const config: Spec = { ...record.config, process: p };
   // The create planner decides the container-wide parts (seccomp, personality) exactly as for the init.
   const full = buildInitPlan(config, {
     id: record.id, bundle: record.bundle, rootfs: record.rootfs, stateDir: ctx.store.dir(record.id), noPivot: false, debug: ctx.debug,
   });
   return {
+    mode: 'exec',
     namespaces: (config.linux?.namespaces ?? []).map((ns) => ({
       type: NAMESPACES[ns.type], path: `/proc/${record.pid}/ns/${NS_FILES[ns.type]}`,
     })),
-    uidMappings: [], gidMappings: [], rootfs: '', rootfsReadonly: false, noPivot: false,
-    mounts: [], devices: [], symlinks: [], maskedPaths: [], readonlyPaths: [], stateDir: '',
     process: { ...full.process, ...planProcess(p, 'exec') },
-    timeOffsets: [], sysctls: [], debug: ctx.debug,
-    exec: { targetFd, cgroupProcs: execCgroupProcs(record.pid) },
+    debug: ctx.debug,
+    targetFd,
+    cgroupProcs: execCgroupProcs(record.pid),
   };
 }
 

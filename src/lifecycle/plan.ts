@@ -4,7 +4,7 @@
 import { basename, dirname } from 'node:path';
 import type { Spec } from '../oci/types.js';
 import { NAMESPACES, ROOTFS_PROPAGATION, TIME_OFFSET_CLOCKS } from '../oci/tables.js';
-import type { InitPlan } from '../native/plan.js';
+import type { InitPlan } from '../native/plan-schema.js';
 import { planProcess } from '../process/plan.js';
 import { planPersonality } from '../process/attrs.js';
 import { planSeccomp } from '../seccomp/plan.js';
@@ -46,6 +46,7 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     cgroupDirs: opts.cgroupDirs,
   });
   return {
+    mode: 'create',
     namespaces,
     uidMappings: newUserNs ? linux.uidMappings ?? [] : [],
     gidMappings: newUserNs ? linux.gidMappings ?? [] : [],

@@ -15,11 +15,11 @@ export interface SpawnOptions {
   stdio: [number, number, number];
   /** Extra fds that become 3, 4, ... in the container (--preserve-fds, LISTEN_FDS). */
   extraFds?: number[];
-  /** Return `timings` (the plan's PLAN_TIMING asks the helper for its phases too). */
+  /** Return `timings` (the plan's `timing` asks the helper for its phases too). */
   timing?: boolean;
   /**
    * Called when the helper stops at the createRuntime point (the plan's
-   * PLAN_HOOKS_PAUSE) with the init's pid and a socket fd that the callback
+   * hooks.pauseForRuntimeHooks) with the init's pid and a socket fd that the callback
    * owns: it writes 'h' to let the helper go on or 'a' to make it give up,
    * then closes it. Must not throw; the promise settles only after the answer.
    */

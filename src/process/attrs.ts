@@ -4,7 +4,7 @@
 import type { LinuxPersonality, Process } from '../oci/types.js';
 import { IOPRIO_CLASSES, PERSONALITY_DOMAINS, SCHED_FLAGS, SCHED_POLICIES } from '../oci/tables.js';
 import { toUint64 } from '../config/numbers.js';
-import type { ProcessAttrsPlan } from '../native/plan.js';
+import type { ProcessAttrsPlan } from '../native/plan-schema.js';
 
 const IOPRIO_CLASS_SHIFT = 13;
 

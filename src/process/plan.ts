@@ -2,7 +2,7 @@
 // so the helper never parses a capability or rlimit name.
 import type { LinuxCapabilities, Process } from '../oci/types.js';
 import { CAPABILITIES, RLIMITS } from '../oci/tables.js';
-import type { CapabilityPlan, ProcessPlan } from '../native/plan.js';
+import type { CapabilityPlan, ProcessPlan } from '../native/plan-schema.js';
 import { planProcessAttrs, type ProcessRole } from './attrs.js';
 
 function capMask(names: readonly string[] | undefined): bigint {

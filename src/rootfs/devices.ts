@@ -1,6 +1,6 @@
 // The devices and /dev links every Linux container gets (runtime-spec
 // runtime-linux.md), plus the config's linux.devices.
-import type { DevicePlan, SymlinkPlan } from '../native/plan.js';
+import type { DevicePlan, SymlinkPlan } from '../native/plan-schema.js';
 import type { LinuxDevice } from '../oci/types.js';
 
 const S_IFCHR = 0o020000;

@@ -5,7 +5,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Mount } from '../oci/types.js';
 import { MS } from '../oci/tables.js';
 import { isBindMount, parseMountOptions, type ParsedMountOptions } from '../config/mount-options.js';
-import type { MountPlan } from '../native/plan.js';
+import type { MountPlan } from '../native/plan-schema.js';
 import type { CgroupLayout } from '../cgroups/layout.js';
 
 export interface MountContext {

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { release } from 'node:os';
-import type { SeccompPlan } from '../native/plan.js';
+import type { SeccompPlan } from '../native/plan-schema.js';
 
 /**
  * Beside the state root rather than in it: every directory in the root is a

@@ -7,7 +7,7 @@ import {
   OCI_VERSION, SECCOMP_ACTION_VALUES, SECCOMP_ARCH_NAMES, SECCOMP_FLAG_VALUES, SECCOMP_OPERATOR_VALUES,
 } from '../oci/tables.js';
 import { toUint64 } from '../config/numbers.js';
-import type { SeccompPlan } from '../native/plan.js';
+import type { SeccompPlan } from '../native/plan-schema.js';
 import { seccompCacheKey } from './cache.js';
 
 const EPERM = 1;

@@ -7,18 +7,8 @@ import { execProcessFrom } from '../../src/lifecycle/exec.js';
 import { cgroupProcsToJoin } from '../../src/cgroups/join.js';
 import { parseMountinfo } from '../../src/mountinfo.js';
 import { checkTerminal, listenFdsFromEnv } from '../../src/io/process-io.js';
-import { encodePlan, type InitPlan } from '../../src/native/plan.js';
-
-function records(buf: Buffer): Map<number, Buffer[]> {
-  const out = new Map<number, Buffer[]>();
-  for (let off = 0; off < buf.length;) {
-    const tag = buf.readUInt16LE(off);
-    const len = buf.readUInt32LE(off + 4);
-    out.set(tag, [...(out.get(tag) ?? []), buf.subarray(off + 8, off + 8 + len)]);
-    off += 8 + len;
-  }
-  return out;
-}
+import { encodePlan } from '../../src/native/plan-encode.js';
+import { minimalExecPlan, minimalInitPlan, printPlan } from '../support/plan.js';
 
 describe('execProcessFrom', () => {
   const config = defaultSpec();
@@ -103,27 +93,24 @@ describe('cgroupProcsToJoin', () => {
   });
 });
 
-describe('plan records for terminals and exec', () => {
-  const base: InitPlan = {
-    namespaces: [{ type: 0x20000000, path: '/proc/9/ns/pid' }], uidMappings: [], gidMappings: [], rootfs: '/r',
-    rootfsReadonly: false, noPivot: false, mounts: [], devices: [], symlinks: [], maskedPaths: [], readonlyPaths: [],
-    stateDir: '/s', process: { args: ['sh'], env: [], cwd: '/', uid: 0, gid: 0, additionalGids: [], noNewPrivileges: false, rlimits: [] },
-    timeOffsets: [], sysctls: [], debug: false,
+describe('the helper plan for terminals and exec', () => {
+  const read = (bytes: Buffer) => {
+    const back = printPlan(bytes);
+    expect(back.error).toBe('');
+    return back.plan as Record<string, unknown>;
   };
 
-  it('sends the console socket fd and size (tags 200, 201)', () => {
-    const r = records(encodePlan({ ...base, console: { socketFd: 6, rows: 24, cols: 80 } }));
-    expect(r.get(200)).toEqual([Buffer.from([6, 0, 0, 0])]);
-    expect(r.get(201)).toEqual([Buffer.from([24, 0, 0, 0, 80, 0, 0, 0])]);
-    expect(records(encodePlan({ ...base, console: { socketFd: 4 } })).has(201)).toBe(false);
+  it('carries the console socket fd and size', () => {
+    expect(read(encodePlan({ ...minimalInitPlan(), console: { socketFd: 6, rows: 24, cols: 80 } })).console)
+      .toEqual({ socketFd: 6, rows: 24, cols: 80 });
+    expect(read(encodePlan({ ...minimalInitPlan(), console: { socketFd: 4 } })).console).toEqual({ socketFd: 4 });
   });
 
-  it('an exec plan names its target and cgroups (210, 211) and carries no rootfs or state dir', () => {
-    const r = records(encodePlan({ ...base, exec: { targetFd: 5, cgroupProcs: ['/a/cgroup.procs', '/b/cgroup.procs'] } }));
-    expect(r.get(210)).toEqual([Buffer.from([5, 0, 0, 0])]);
-    expect(r.get(211)!.map(String)).toEqual(['/a/cgroup.procs', '/b/cgroup.procs']);
-    expect(r.has(8)).toBe(false);   // PLAN_ROOTFS
-    expect(r.has(50)).toBe(false);  // PLAN_STATE_DIR
-    expect(r.has(60)).toBe(true);   // PLAN_PROCESS
+  it('an exec plan names its target and cgroups and carries no rootfs or state dir', () => {
+    const plan = read(encodePlan({ ...minimalExecPlan(), targetFd: 5, cgroupProcs: ['/a/cgroup.procs', '/b/cgroup.procs'] }));
+    expect(plan).toMatchObject({ mode: 'exec', targetFd: 5, cgroupProcs: ['/a/cgroup.procs', '/b/cgroup.procs'] });
+    expect(plan).not.toHaveProperty('rootfs');
+    expect(plan).not.toHaveProperty('stateDir');
+    expect(plan).toHaveProperty('process');
   });
 });

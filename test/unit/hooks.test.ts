@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { runHook, runHooksWarning } from '../../src/hooks/run.js';
 import { hookState, statePieces } from '../../src/hooks/state.js';
 import { planInitHooks, RuntimeHookGate } from '../../src/hooks/lifecycle.js';
-import { encodePlan } from '../../src/native/plan.js';
-import { HookKind } from '../../src/native/protocol.js';
+import { encodePlan } from '../../src/native/plan-encode.js';
 import { helperPath, native } from '../../src/native/binding.js';
+import { minimalInitPlan, printPlan } from '../support/plan.js';
 
 const src = { ociVersion: '1.2.1', id: 'c1', bundle: '/b', annotations: { a: 'b' } };
 const state = hookState(src, 'creating', 42);
@@ -103,8 +103,8 @@ describe('planInitHooks', () => {
     expect(plan).toEqual({
       pauseForRuntimeHooks: true,
       hooks: [
-        { kind: HookKind.CREATE_CONTAINER, path: '/c', args: undefined, env: undefined, timeout: undefined },
-        { kind: HookKind.START_CONTAINER, path: '/s', args: ['s', '1'], env: ['A=1'], timeout: 3 },
+        { kind: 'createContainer', path: '/c', args: undefined, env: undefined, timeout: undefined },
+        { kind: 'startContainer', path: '/s', args: ['s', '1'], env: ['A=1'], timeout: 3 },
       ],
       stateCreate: statePieces(src, 'creating'),
       stateStart: statePieces(src, 'created'),
@@ -113,19 +113,15 @@ describe('planInitHooks', () => {
     expect(RuntimeHookGate.for({ prestart: [{ path: '/p' }] }, src)).toBeInstanceOf(RuntimeHookGate);
   });
 
-  it('encodes the hooks after everything else', () => {
-    const hooks = planInitHooks({ prestart: [{ path: '/p' }] }, src)!;
-    const base = {
-      namespaces: [], uidMappings: [], gidMappings: [], rootfs: '/r', rootfsReadonly: false, noPivot: false,
-      mounts: [], devices: [], symlinks: [], maskedPaths: [], readonlyPaths: [], stateDir: '/s',
-      process: { args: ['sh'], env: [], cwd: '/', uid: 0, gid: 0, additionalGids: [], noNewPrivileges: false, rlimits: [] },
-      timeOffsets: [], sysctls: [], debug: false,
-    };
-    const without = encodePlan(base);
-    const withHooks = encodePlan({ ...base, hooks });
-    // PLAN_HOOKS_PAUSE (170), an empty flag record, and nothing else.
-    expect(withHooks.subarray(0, without.length)).toEqual(without);
-    expect([...withHooks.subarray(without.length)]).toEqual([170, 0, 0, 0, 0, 0, 0, 0]);
+  it('reaches the helper as planned', () => {
+    const hooks = planInitHooks({ prestart: [{ path: '/p' }], createContainer: [{ path: '/c', timeout: 2 }] }, src)!;
+    const back = printPlan(encodePlan({ ...minimalInitPlan(), hooks }));
+    expect(back.error).toBe('');
+    expect((back.plan as { hooks: unknown }).hooks).toEqual({
+      pauseForRuntimeHooks: true,
+      hooks: [{ kind: 'createContainer', path: '/c', args: [], env: [], timeout: 2 }],
+      stateCreate: statePieces(src, 'creating'),
+    });
   });
 });
 
