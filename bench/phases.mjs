@@ -107,7 +107,8 @@ async function main() {
       if (s.length === 0) continue;
       const m = median(s);
       sum += m;
-      console.log(`  ${label.padEnd(26)} ${fmtMs(m)}`);
+      // Two decimals: several phases (the plan's encode and decode) are a fraction of a millisecond.
+      console.log(`  ${label.padEnd(26)} ${m.toFixed(2).padStart(7)} ms`);
     }
     console.log(`  ${'sum of phase medians'.padEnd(26)} ${fmtMs(sum)}`);
     console.log('lifecycle steps, median (ocirun API in-process vs runc CLI spawned from this process):');

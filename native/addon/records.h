@@ -13,7 +13,8 @@
 
 namespace ocirun {
 
-// Writes all of `plan`, then shuts down the write side so the helper sees EOF.
+// Writes `plan` inside one PLAN_ENVELOPE record; the socket stays open both
+// ways (the commit byte follows MSG_READY).
 // Returns 0 or the errno of the failed send; EPIPE/ECONNRESET mean the helper
 // went away early and has probably said why on the socket.
 int SendPlan(int sock, const uint8_t* plan, size_t len);

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { encodePlan } from '../../src/native/plan-encode.js';
 import type { ExecPlan, HelperPlan, InitPlan } from '../../src/native/plan-schema.js';
 import { CLONE, minimalExecPlan, minimalInitPlan, parseExact, printPlan } from '../support/plan.js';
+import { mutate, rng } from '../support/mutate.js';
 
 /**
  * Every field of T named, all the way down (an optional one may be undefined):
@@ -252,5 +253,26 @@ describe('malformed plans', () => {
     const p = minimalInitPlan();
     p.process.env = [`A=${'x'.repeat(64 * 1024 * 1024)}`];
     expect(() => encodePlan(p)).toThrow(/plan too large/);
+  });
+
+  const SEED = Number(process.env.OCIRUN_FUZZ_SEED ?? Date.now() % 1e9);
+  it(`random corruptions get one line or are read, never a crash (seed ${SEED})`, () => {
+    const rand = rng(SEED);
+    const text = [encodePlan(fullInitPlan() as InitPlan), encodePlan(fullExecPlan() as ExecPlan)].map(String);
+    for (let i = 0; i < 150; i++) {
+      const base = text[i % 2];
+      let bytes: Buffer;
+      if (i % 3 === 0) {
+        // Byte damage: a cut, or one byte changed.
+        const at = Math.floor(rand() * base.length);
+        bytes = rand() < 0.5 ? Buffer.from(base.slice(0, Math.max(at, 8))) : Buffer.from(base);
+        if (bytes.length === base.length) bytes[at] = Math.floor(rand() * 256);
+      } else {
+        const json = JSON.stringify(mutate(parseExact(base), rand));
+        bytes = Buffer.from(json.replace(/"(-?\d{16,})"/g, '$1'));
+      }
+      const back = printPlan(bytes);
+      if (!back.ok) expect(back.error, `seed ${SEED} case ${i}: ${bytes}`).toMatch(/^plan: [^\n]+$|^read plan$/);
+    }
   });
 });
