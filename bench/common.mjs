@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDefaultBundle } from '../rootfs-tools/default-bundle.mjs';
+import { buildDefaultBundle } from '../scripts/default-bundle.mjs';
 
 export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const OCIRUN = join(repo, 'bin', 'ocirun');

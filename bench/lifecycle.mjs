@@ -20,7 +20,7 @@ import { accessSync, constants } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildDefaultBundle } from '../rootfs-tools/default-bundle.mjs';
+import { buildDefaultBundle } from '../scripts/default-bundle.mjs';
 import {
   OCIRUN, describeFailure, exec, fmtKiB, fmtMs, percentile, repo, stateParent, vmRssKiB, which,
 } from './common.mjs';

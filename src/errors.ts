@@ -1,8 +1,8 @@
-// Error classes shared by the whole runtime, rootfs-tools and the native addon
-// (which constructs SystemError and OciError itself: src/native/binding.ts hands
-// it these classes at load time). The CLI prints `err.message` as a single line,
-// exits with `err.exitCode` and maps `code` to behaviour, so messages must stay
-// one line and codes must stay stable.
+// Error classes shared by the whole runtime and the native addon, which
+// constructs SystemError and OciError itself (src/native/binding.ts hands it
+// these classes at load time). The CLI prints `err.message` as a single line,
+// exits with `err.exitCode` and maps `code` to behaviour, so messages must
+// stay one line and codes must stay stable.
 
 /** Every code an OciError that is not a SystemError carries. */
 export type OciErrorCode =
@@ -21,13 +21,7 @@ export type OciErrorCode =
   | 'ERR_EXEC_FAILED'
   /** The init helper failed without an errno: it broke the protocol or died. */
   | 'ERR_OCIRUN_HELPER'
-  | 'ERR_SYSTEM'
-  // rootfs-tools (UnpackError):
-  /** Missing, corrupt, truncated or malformed input: blobs, JSON, tar streams. */
-  | 'ERR_INVALID_IMAGE'
-  /** A layer entry that would write outside the rootfs, or through a link. */
-  | 'ERR_UNSAFE_ENTRY'
-  | 'ERR_INTERRUPTED';
+  | 'ERR_SYSTEM';
 
 /** An errno name, as Node spells it in `err.code`: 'ENOENT', 'EPERM'. */
 export type ErrnoName = `E${Uppercase<string>}`;

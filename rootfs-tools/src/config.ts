@@ -1,11 +1,26 @@
 // Image config → runtime config.json, per image-spec conversion.md, on top of
-// the same defaults as `ocirun spec`. User names are looked up in the
+// a base config the caller gives (ocirun passes the defaults of `ocirun spec`). User names are looked up in the
 // unpacked rootfs's /etc/passwd and /etc/group, read through RootFs so a
 // symlinked /etc/passwd resolves inside the rootfs, never on the host.
-import type { Spec } from '../../dist/oci/types.js';
 import { isObject } from './blobs.js';
 import { UnpackError } from './errors.js';
 import type { RootFs } from './safe-fs.js';
+
+/**
+ * The parts of a runtime config.json this package reads and writes. It knows
+ * nothing else of the runtime: ocirun's Spec is one of these, and whatever
+ * else the base holds is copied through untouched.
+ */
+export interface RuntimeConfig {
+  root?: { path: string; readonly?: boolean };
+  process?: {
+    args?: string[];
+    env?: string[];
+    cwd: string;
+    user: { uid: number; gid: number; additionalGids?: number[] };
+  };
+  annotations?: Record<string, string>;
+}
 
 const ANNOTATION = 'org.opencontainers.image';
 const ID_MAX = 0xffffffff;
@@ -107,9 +122,9 @@ function envName(e: string): string {
   return i < 0 ? e : e.slice(0, i);
 }
 
-/** Builds config.json: `base` is ocirun's default spec, `image` the parsed image config. */
-export function runtimeConfig(base: Spec, image: Record<string, unknown>, fs: RootFs): Spec {
-  const spec: Spec = structuredClone(base);
+/** Builds config.json: `base` is the runtime's default config, `image` the parsed image config. */
+export function runtimeConfig<T extends RuntimeConfig>(base: T, image: Record<string, unknown>, fs: RootFs): T {
+  const spec: RuntimeConfig = structuredClone(base);
   const c = image.config === undefined || image.config === null ? {} : image.config;
   if (!isObject(c)) throw invalid('"config" is not an object');
   const proc = spec.process ?? { user: { uid: 0, gid: 0 }, cwd: '/' };
@@ -154,5 +169,5 @@ export function runtimeConfig(base: Spec, image: Record<string, unknown>, fs: Ro
     }
   }
   if (Object.keys(ann).length > 0) spec.annotations = ann;
-  return spec;
+  return spec as T;
 }

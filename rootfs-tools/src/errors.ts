@@ -1,22 +1,31 @@
 // The one error type of rootfs-tools. The CLI prints `message` as one line, so
 // every message names what it is about (a blob digest, a layer, a tar entry)
 // and never spans lines.
-import { OciError, type OciErrorCode } from '../../dist/errors.js';
+
+export type UnpackErrorCode =
+  /** Missing, corrupt, truncated or malformed input: blobs, JSON, tar streams. */
+  | 'ERR_INVALID_IMAGE'
+  /** A layer entry that would write outside the rootfs, or through a link. */
+  | 'ERR_UNSAFE_ENTRY'
+  /** Valid input ocirun cannot handle (sparse files, an unknown compression). */
+  | 'ERR_NOT_SUPPORTED'
+  /** Bad flags or a bundle directory that is in the way. */
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_INTERRUPTED';
 
 /**
- * ERR_INVALID_IMAGE and ERR_UNSAFE_ENTRY as documented in OciErrorCode;
- * ERR_NOT_SUPPORTED for valid input ocirun cannot handle (sparse files, an
- * unknown compression); ERR_INVALID_ARGUMENT for bad flags or a bundle
- * directory that is in the way.
+ * rootfs-tools stands on its own (it imports nothing from the runtime), so
+ * this is not an OciError; it has the same shape (code, a one-line message,
+ * exitCode 1), which is all the CLI reads.
  */
-export type UnpackErrorCode = Extract<OciErrorCode,
-  'ERR_INVALID_IMAGE' | 'ERR_UNSAFE_ENTRY' | 'ERR_NOT_SUPPORTED' | 'ERR_INVALID_ARGUMENT' | 'ERR_INTERRUPTED'>;
-
-export class UnpackError extends OciError {
-  declare readonly code: UnpackErrorCode;
+export class UnpackError extends Error {
+  readonly code: UnpackErrorCode;
+  readonly exitCode = 1;
 
   constructor(code: UnpackErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message.replace(/\s*\n\s*/g, ' '), options);
+    super(message.replace(/\s*\n\s*/g, ' '), options);
+    this.name = new.target.name;
+    this.code = code;
   }
 }
 

@@ -6,10 +6,8 @@ import { lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, rmd
 import { basename, dirname, join, resolve } from 'node:path';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { defaultSpec } from '../../dist/config/default-spec.js';
-import type { Spec } from '../../dist/oci/types.js';
 import { digestOf, VerificationError, VerifyingStream, type ImageSource } from './blobs.js';
-import { runtimeConfig } from './config.js';
+import { runtimeConfig, type RuntimeConfig } from './config.js';
 import { decompressor, describeStreamError, SNIFF_BYTES, sniff } from './decompress.js';
 import { detectImage, splitImageRef } from './detect.js';
 import { UnpackError, withContext } from './errors.js';
@@ -22,7 +20,8 @@ import { ProgressBar, type ProgressSink } from './progress.js';
 import { removeTree, RootFs } from './safe-fs.js';
 import { TarReader } from './tar.js';
 
-export { UnpackError } from './errors.js';
+export { UnpackError, type UnpackErrorCode } from './errors.js';
+export type { RuntimeConfig } from './config.js';
 export type { ProgressSink } from './progress.js';
 
 export interface UnpackOptions {
@@ -36,8 +35,8 @@ export interface UnpackOptions {
   warn?: (message: string) => void;
   /** Aborting stops the unpack (cleanly: the temp dir is removed). */
   signal?: AbortSignal;
-  /** The config.json to start from instead of ocirun's default spec. */
-  spec?: Spec;
+  /** The config.json to start from: the runtime's defaults, which the image's config then overrides. */
+  spec: RuntimeConfig;
 }
 
 export interface UnpackResult {
@@ -141,7 +140,7 @@ async function applyLayer(source: ImageSource, layer: LayerRef, state: UnpackSta
 }
 
 /** Unpacks IMAGE into BUNDLE_DIR (rootfs/ + config.json). */
-export async function unpack(image: string, bundleDir: string, opts: UnpackOptions = {}): Promise<UnpackResult> {
+export async function unpack(image: string, bundleDir: string, opts: UnpackOptions): Promise<UnpackResult> {
   const warnings: string[] = [];
   const warn = (m: string): void => {
     warnings.push(m);
@@ -194,7 +193,7 @@ export async function unpack(image: string, bundleDir: string, opts: UnpackOptio
     if (state.skippedDevices > 0) warn(`${state.skippedDevices} device node(s) not created (creating them needs root)`);
     rmSync(scratch, { force: true });
 
-    const base = opts.spec ? structuredClone(opts.spec) : defaultSpec();
+    const base = structuredClone(opts.spec);
     base.root = { ...(base.root ?? {}), path: 'rootfs' };
     // Before the directory modes: a 0500 directory would stop a rootless cleanup on failure.
     const spec = resolved ? runtimeConfig(base, resolved.config, fs) : base;
@@ -254,6 +253,8 @@ export interface UnpackCommandOptions {
   ref?: string;
   platform?: string;
   quiet?: boolean;
+  /** UnpackOptions.spec. */
+  spec: RuntimeConfig;
 }
 
 /** Signals that end an unpack: each one, and every repeat (a second Ctrl-C), aborts cleanly instead of killing us mid-cleanup. */
@@ -263,13 +264,14 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * `ocirun unpack`: a progress bar when stderr is a terminal (unless quiet),
  * warnings on stderr, SIGINT/SIGTERM/SIGHUP abort cleanly. Prints nothing on success.
  */
-export async function runUnpackCommand(image: string, bundle: string, o: UnpackCommandOptions = {}): Promise<UnpackResult> {
+export async function runUnpackCommand(image: string, bundle: string, o: UnpackCommandOptions): Promise<UnpackResult> {
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   const tty = !o.quiet && process.stderr.isTTY;
   try {
     return await unpack(image, bundle, {
+      spec: o.spec,
       ref: o.ref,
       platform: o.platform,
       signal: controller.signal,

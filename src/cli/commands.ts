@@ -96,12 +96,12 @@ export function registerCommands(program: Command, ctx: () => RuntimeContext, se
     .option('--platform <os/arch[/variant]>', 'platform to pick from an image index (default: linux/<this machine>)')
     .option('-q, --quiet', 'no progress bar and no warnings', false)
     .action(async (image: string, bundle: string, o: { ref?: string; platform?: string; quiet: boolean }) => {
-      // rootfs-tools is its own project, built after this one: loaded by path, typed here.
-      const modulePath = '../../rootfs-tools/dist/unpack.js';
-      const { runUnpackCommand } = (await import(modulePath)) as {
-        runUnpackCommand(image: string, bundle: string, o: { ref?: string; platform?: string; quiet?: boolean }): Promise<unknown>;
-      };
-      await runUnpackCommand(image, bundle, o);
+      // rootfs-tools is a package of its own (npm workspace) that knows nothing
+      // of the runtime: it starts config.json from the defaults we give it.
+      const [{ runUnpackCommand }, { defaultSpec }] = await Promise.all([
+        import('@ocirun/rootfs-tools'), import('../config/default-spec.js'),
+      ]);
+      await runUnpackCommand(image, bundle, { ...o, spec: defaultSpec() });
     });
 
   program.command('features')

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error plain JS module without types
-import { buildBusyboxRootfs } from '../../rootfs-tools/default-bundle.mjs';
+import { buildBusyboxRootfs } from '../../scripts/default-bundle.mjs';
 import { defaultSpec } from '../../src/config/default-spec.js';
 import type { Spec } from '../../src/oci/types.js';
 

@@ -9,8 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { unpack } from '../../rootfs-tools/src/unpack.js';
-import { blobFile, leftovers, makeTemp, removeTemp, tarArchive, writeLayout, type Entry } from './helpers.js';
+import { blobFile, leftovers, makeTemp, removeTemp, tarArchive, writeLayout, type Entry, unpack } from './helpers.js';
 
 const OCIRUN = fileURLToPath(new URL('../../bin/ocirun', import.meta.url));
 

@@ -6,9 +6,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { unpack } from '../../rootfs-tools/src/unpack.js';
 import * as zlib from 'node:zlib';
-import { blobFile, has, leftovers, makeTemp, removeTemp, sha256, tarArchive, writeLayout, type Entry } from './helpers.js';
+import { blobFile, has, leftovers, makeTemp, removeTemp, sha256, tarArchive, writeLayout, type Entry, unpack } from './helpers.js';
 
 const OCIRUN = fileURLToPath(new URL('../../bin/ocirun', import.meta.url));
 

@@ -9,10 +9,9 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { validateSpec } from '../../src/config/validate.js';
 import { ProgressBar } from '../../rootfs-tools/src/progress.js';
-import { unpack } from '../../rootfs-tools/src/unpack.js';
 // @ts-expect-error plain JS module without types
-import { buildBusyboxRootfs } from '../../rootfs-tools/default-bundle.mjs';
-import { compress, diffSnapshots, has, leftovers, makeTemp, removeTemp, sha256, snapshot, tarArchive, writeDockerSave, writeLayout, type Entry } from './helpers.js';
+import { buildBusyboxRootfs } from '../../scripts/default-bundle.mjs';
+import { compress, diffSnapshots, has, leftovers, makeTemp, removeTemp, sha256, snapshot, tarArchive, writeDockerSave, writeLayout, type Entry, unpack } from './helpers.js';
 
 const OCIRUN = fileURLToPath(new URL('../../bin/ocirun', import.meta.url));
 const HOST_ARCH = process.arch === 'x64' ? 'amd64' : process.arch;

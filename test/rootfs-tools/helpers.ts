@@ -8,6 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { removeTree } from '../../rootfs-tools/src/safe-fs.js';
+import { unpack as unpackWith, type UnpackOptions } from '../../rootfs-tools/src/unpack.js';
+import { defaultSpec } from '../../src/config/default-spec.js';
+
+/** unpack() on top of ocirun's default spec, as `ocirun unpack` runs it. */
+export function unpack(image: string, bundle: string, opts: Partial<UnpackOptions> = {}): ReturnType<typeof unpackWith> {
+  return unpackWith(image, bundle, { spec: defaultSpec(), ...opts });
+}
 
 export const isRoot = process.getuid?.() === 0;
 

@@ -6,8 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { unpack } from '../../rootfs-tools/src/unpack.js';
-import { has, isRoot, leftovers, makeTemp, removeTemp, sha256, snapshot, tarArchive, treeHash, writeLayout, type Entry } from './helpers.js';
+import { has, isRoot, leftovers, makeTemp, removeTemp, sha256, snapshot, tarArchive, treeHash, writeLayout, type Entry, unpack } from './helpers.js';
 
 let work: string;
 let sentinel: string;

@@ -7,8 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unpack } from '../../rootfs-tools/src/unpack.js';
-import { diffSnapshots, has, isRoot, leftovers, makeTemp, removeTemp, snapshot } from './helpers.js';
+import { diffSnapshots, has, isRoot, leftovers, makeTemp, removeTemp, snapshot, unpack } from './helpers.js';
 
 const CAP_NET_RAW = '0x0100000200200000000000000000000000000000';
 

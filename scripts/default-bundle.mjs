@@ -2,7 +2,7 @@
 // Builds ocirun's default OCI bundle: a rootfs made from Debian's static
 // busybox plus a config.json from ocirun's default spec.
 //
-//   node rootfs-tools/default-bundle.mjs DIR [--force]
+//   node scripts/default-bundle.mjs DIR [--force]
 //
 // The bundle is assembled in a temporary directory beside DIR and renamed into
 // place, so DIR is never half-written. When DIR already is a default bundle
