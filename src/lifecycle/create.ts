@@ -7,7 +7,7 @@ import type { RuntimeContext } from '../context.js';
 import { loadBundle } from '../config/load.js';
 import { encodePlan } from '../native/plan-encode.js';
 import { helperPath, native } from '../native/binding.js';
-import { buildInitPlan } from './plan.js';
+import { buildInitPlan } from './init-plan.js';
 import { validateId } from '../state/id.js';
 import { readProcStat } from '../state/proc.js';
 import { EXEC_FIFO, writeFileAtomic, type ContainerRecord } from '../state/store.js';

@@ -17,13 +17,13 @@ import { encodePlan } from '../native/plan-encode.js';
 import type { ExecPlan } from '../native/plan-schema.js';
 import { NAMESPACES } from '../oci/tables.js';
 import type { Process, Spec } from '../oci/types.js';
-import { planProcess } from '../process/plan.js';
+import { planProcess } from '../process/process-plan.js';
 import { deriveStatus } from '../state/status.js';
 import { writeFileAtomic, type ContainerRecord } from '../state/store.js';
 import { ProcessIo, sendPidfd, type ProcessIoOptions } from '../io/process-io.js';
 import { AttachedTerminal, copyWindowSize } from '../io/terminal.js';
 import { execCgroupProcs } from '../cgroups/join.js';
-import { buildInitPlan } from './plan.js';
+import { buildInitPlan } from './init-plan.js';
 import { exitCodeOf, openInit, SignalForwarder, waitExit } from './process.js';
 
 /** The /proc/<pid>/ns names of the config's namespace types. */

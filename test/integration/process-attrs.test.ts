@@ -6,8 +6,8 @@ import { closeSync, constants, openSync, readFileSync, readSync, mkdirSync, rmSy
 import { join } from 'node:path';
 import { Harness, isRoot, waitFor } from './harness.js';
 import type { Spec } from '../../src/oci/types.js';
-import { buildInitPlan } from '../../src/lifecycle/plan.js';
-import { planProcess } from '../../src/process/plan.js';
+import { buildInitPlan } from '../../src/lifecycle/init-plan.js';
+import { planProcess } from '../../src/process/process-plan.js';
 import { encodePlan } from '../../src/native/plan-encode.js';
 import { helperPath, native, type ExitStatus } from '../../src/native/binding.js';
 import { apparmorEnabled } from '../../src/process/host-checks.js';

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultSpec } from '../../src/config/default-spec.js';
 import { validateSpec } from '../../src/config/validate.js';
-import { buildInitPlan } from '../../src/lifecycle/plan.js';
+import { buildInitPlan } from '../../src/lifecycle/init-plan.js';
 import { encodePlan } from '../../src/native/plan-encode.js';
 import { OciError } from '../../src/errors.js';
 import { mutate, rng } from '../support/mutate.js';

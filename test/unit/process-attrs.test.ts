@@ -5,7 +5,7 @@ import { validateSpec } from '../../src/config/validate.js';
 import { Report } from '../../src/config/report.js';
 import { formatProblem } from '../../src/errors.js';
 import { cpuMask, parseCpuList, planPersonality, planProcessAttrs } from '../../src/process/attrs.js';
-import { planProcess } from '../../src/process/plan.js';
+import { planProcess } from '../../src/process/process-plan.js';
 import { apparmorEnabled, checkProcessHost } from '../../src/process/host-checks.js';
 
 const base = (): any => ({
