@@ -41,4 +41,18 @@ int ArgFd(const Napi::CallbackInfo& info, size_t index, const char* name);
 std::string ArgString(const Napi::CallbackInfo& info, size_t index, const char* name);
 bool ArgBool(const Napi::CallbackInfo& info, size_t index, const char* name);
 
+// For promise-returning entry points: runs parse(), and an argument error it
+// throws rejects `deferred` instead, like any promise-returning Node API.
+// False when it did.
+template <class Parse>
+bool ParseOrReject(Napi::Promise::Deferred& deferred, Parse parse) {
+  try {
+    parse();
+    return true;
+  } catch (const Napi::Error& e) {
+    deferred.Reject(e.Value());
+    return false;
+  }
+}
+
 }  // namespace ocirun

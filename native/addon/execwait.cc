@@ -51,13 +51,8 @@ class ExecWaitWorker : public Napi::AsyncWorker {
 Napi::Value AwaitExec(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto deferred = Napi::Promise::Deferred::New(env);
-  int fd;
-  try {
-    fd = ArgFd(info, 0, "controlFd");
-  } catch (const Napi::Error& e) {
-    deferred.Reject(e.Value());
-    return deferred.Promise();
-  }
+  int fd = -1;
+  if (!ParseOrReject(deferred, [&] { fd = ArgFd(info, 0, "controlFd"); })) return deferred.Promise();
   (new ExecWaitWorker(env, deferred, fd))->Queue();  // owns and closes fd
   return deferred.Promise();
 }

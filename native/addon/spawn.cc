@@ -368,14 +368,8 @@ SpawnRequest ParseOptions(const Napi::CallbackInfo& info) {
 Napi::Value SpawnContainer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto deferred = Napi::Promise::Deferred::New(env);
-  // Bad options reject rather than throw, like any promise-returning Node API.
   SpawnRequest req;
-  try {
-    req = ParseOptions(info);
-  } catch (const Napi::Error& e) {
-    deferred.Reject(e.Value());
-    return deferred.Promise();
-  }
+  if (!ParseOrReject(deferred, [&] { req = ParseOptions(info); })) return deferred.Promise();
   (new SpawnWorker(env, deferred, std::move(req)))->Queue();  // deletes itself when done
   return deferred.Promise();
 }

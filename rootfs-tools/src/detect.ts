@@ -3,13 +3,12 @@
 // (index.json / manifest.json at the top), never by file name.
 import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TarSource, normalizeMemberName } from './archive.js';
 import { DirSource, openRegular, type ImageSource } from './blobs.js';
 import { decompressor, describeStreamError, SNIFF_BYTES, sniff, type Compression } from './decompress.js';
 import { UnpackError, errorText, withContext } from './errors.js';
-import { TarReader } from './tar.js';
+import { TarReader, tarSink } from './tar.js';
 
 export type Detected =
   | { kind: 'oci' | 'docker'; source: ImageSource }
@@ -50,16 +49,7 @@ async function classifyCompressed(file: string, comp: Compression, label: string
     if (n !== '') names.add(n);
     return null;
   });
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      try {
-        reader.push(chunk);
-        cb();
-      } catch (err) {
-        cb(err as Error);
-      }
-    },
-  });
+  const sink = tarSink(reader);
   try {
     await pipeline(readInput(file, label), decompressor(comp), sink, { signal });
   } catch (err) {

@@ -4,6 +4,7 @@
 // (path, linkpath, size, ids, times, SCHILY.xattr.*, LIBARCHIVE.xattr.*).
 // Synchronous on purpose: the caller writes each chunk with sync syscalls,
 // which for many small files is much faster than a promise per operation.
+import { Writable } from 'node:stream';
 import { UnpackError } from './errors.js';
 
 export type EntryType = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
@@ -357,4 +358,24 @@ export class TarReader {
   private afterData(): void {
     this.state = this.pad > 0 ? State.Pad : State.Header;
   }
+}
+
+/**
+ * A stream end that feeds `reader`; a throw from its entry callback fails the
+ * pipeline. `finish` runs once the upstream ended cleanly (digests checked).
+ */
+export function tarSink(reader: TarReader, opts: { highWaterMark?: number; finish?: () => void } = {}): Writable {
+  const guarded = (fn: () => void, cb: (err?: Error | null) => void): void => {
+    try {
+      fn();
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  };
+  return new Writable({
+    highWaterMark: opts.highWaterMark,
+    write: (chunk: Buffer, _enc, cb) => guarded(() => reader.push(chunk), cb),
+    final: (cb) => guarded(() => opts.finish?.(), cb),
+  });
 }

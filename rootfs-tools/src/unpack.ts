@@ -4,7 +4,7 @@
 // a failure leaves BUNDLE_DIR as it was and removes the temp dir.
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, rmdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Transform, Writable, type TransformCallback } from 'node:stream';
+import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { digestOf, VerificationError, VerifyingStream, type ImageSource } from './blobs.js';
 import { runtimeConfig, type RuntimeConfig } from './config.js';
@@ -18,7 +18,7 @@ import type { LayerRef, ResolvedImage } from './image/types.js';
 import { finishDirectories, forgetDirectories, LayerApplier, type UnpackState } from './layer.js';
 import { ProgressBar, type ProgressSink } from './progress.js';
 import { removeTree, RootFs } from './safe-fs.js';
-import { TarReader } from './tar.js';
+import { TarReader, tarSink } from './tar.js';
 
 export { UnpackError, type UnpackErrorCode } from './errors.js';
 export type { RuntimeConfig } from './config.js';
@@ -95,27 +95,8 @@ async function applyLayer(source: ImageSource, layer: LayerRef, state: UnpackSta
   const onBytes = (n: number): void => progress?.advance(n);
   const applier = new LayerApplier(state, layer.label);
   const reader = new TarReader(applier.onEntry);
-  const sink = new Writable({
-    highWaterMark: 1024 * 1024,
-    write(chunk: Buffer, _enc, cb) {
-      try {
-        reader.push(chunk);
-        cb();
-      } catch (err) {
-        cb(err as Error);
-      }
-    },
-    // Runs only after every upstream stream, digest checks included, ended cleanly.
-    final(cb) {
-      try {
-        reader.finish();
-        applier.finish();
-        cb();
-      } catch (err) {
-        cb(err as Error);
-      }
-    },
-  });
+  // finish runs only after every upstream stream, digest checks included, ended cleanly.
+  const sink = tarSink(reader, { highWaterMark: 1024 * 1024, finish: () => { reader.finish(); applier.finish(); } });
   const streams: NodeJS.ReadWriteStream[] = [
     layer.digest ? new VerifyingStream(layer.digest, layer.size, layer.label, onBytes) : new ByteCounter(onBytes),
     decompressor(comp),
