@@ -34,9 +34,14 @@ export function defaultDevices(inUserNamespace: boolean): DevicePlan[] {
  * default one at the same path (as in runc). Inside a user namespace mknod is
  * not allowed: the host's node at the same path is bind-mounted instead and
  * keeps its own mode and owner; fifos can still be made there.
+ *
+ * /dev/ptmx is always the link to the container's own devpts (runc's
+ * setupPtmx): engines list the host's /dev/ptmx among the devices of a
+ * privileged container, and making that node only to replace it would leave
+ * the container allocating terminals from the host's devpts.
  */
 export function planDevices(devices: readonly LinuxDevice[] | undefined, inUserNamespace: boolean): DevicePlan[] {
-  const configured = (devices ?? []).map((d): DevicePlan => {
+  const configured = (devices ?? []).filter((d) => d.path !== PTMX).map((d): DevicePlan => {
     const type = DEVICE_TYPES[d.type];
     return {
       path: d.path,
@@ -53,12 +58,14 @@ export function planDevices(devices: readonly LinuxDevice[] | undefined, inUserN
   return [...defaultDevices(inUserNamespace).filter((d) => !taken.has(d.path)), ...configured];
 }
 
+const PTMX = '/dev/ptmx';
+
 export function defaultDevSymlinks(): SymlinkPlan[] {
   return [
     { path: '/dev/fd', target: '/proc/self/fd' },
     { path: '/dev/stdin', target: '/proc/self/fd/0' },
     { path: '/dev/stdout', target: '/proc/self/fd/1' },
     { path: '/dev/stderr', target: '/proc/self/fd/2' },
-    { path: '/dev/ptmx', target: 'pts/ptmx' },
+    { path: PTMX, target: 'pts/ptmx' },
   ];
 }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateSpec } from '../../src/config/validate.js';
 import { formatProblem } from '../../src/errors.js';
-import { planDevices } from '../../src/rootfs/devices.js';
+import { defaultDevSymlinks, planDevices } from '../../src/rootfs/devices.js';
 import { planMounts } from '../../src/rootfs/mounts.js';
 import { parseLayout } from '../../src/cgroups/layout.js';
 import { MOUNT_ATTR, MS, ROOTFS_PROPAGATION } from '../../src/oci/tables.js';
@@ -38,6 +38,16 @@ describe('linux.devices', () => {
       { path: '/dev/sda', type: 0o060000, major: 8, minor: 0, mode: 0o660, uid: 0, gid: 0, bind: false },
       { path: '/dev/pipe', type: 0o010000, major: 0, minor: 0, mode: 0o666, uid: 0, gid: 0, bind: false },
     ]);
+  });
+
+  it('leaves a configured /dev/ptmx to the pts/ptmx link, as runc does for privileged containers', () => {
+    const plan = planDevices([
+      { path: '/dev/ptmx', type: 'c', major: 5, minor: 2 },
+      { path: '/dev/fuse', type: 'c', major: 10, minor: 229 },
+    ], false);
+    expect(plan.map((d) => d.path)).not.toContain('/dev/ptmx');
+    expect(plan.map((d) => d.path)).toContain('/dev/fuse');
+    expect(defaultDevSymlinks()).toContainEqual({ path: '/dev/ptmx', target: 'pts/ptmx' });
   });
 
   it('binds device nodes in a user namespace, but still makes fifos', () => {
