@@ -63,10 +63,15 @@ bool send_master(int sock, int master) {
 bool mount_console(const std::string& slave_name) {
   Fd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (root.get() < 0) return fail(errno, "open", "/", "open root");
-  Fd target(mkpath_in_root(root.get(), "/dev/console", Leaf::File));
+  // Through the fd of /dev/console itself: a symlink there (the CVE-2025-52565
+  // class) is refused, not followed to whatever file it names.
+  Fd target(mkpath_nofollow_in_root(root.get(), "/dev/console", Leaf::File));
   if (target.get() < 0) return false;
-  // By path: nothing else runs in the container yet, and "/" is its root.
-  if (mount(slave_name.c_str(), "/dev/console", nullptr, MS_BIND, nullptr) < 0)
+  struct stat st;
+  if (fstat(target.get(), &st) < 0) return fail(errno, "fstat", "/dev/console", "inspect");
+  if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+    return fail_msg(EEXIST, "mount", "/dev/console", "/dev/console in the rootfs is neither a file nor a device, refusing to mount the terminal on it");
+  if (mount(slave_name.c_str(), fd_path(target.get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
     return fail(errno, "mount", "/dev/console", "bind terminal onto");
   return true;
 }

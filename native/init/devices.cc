@@ -28,20 +28,11 @@ bool bind_device(int rootfd, const Device& d) {
   struct stat host;
   if (stat(d.path.c_str(), &host) < 0) return fail(errno, "stat", d.path, "find host device");
   if (!is_device(host, d)) return fail(EINVAL, "stat", d.path, "host node does not match planned device");
-  std::string name;
-  Fd dir(parent_in_root(rootfd, d.path, &name));
-  if (dir.get() < 0) return false;
+  Fd target(mkpath_nofollow_in_root(rootfd, d.path, Leaf::File));
+  if (target.get() < 0) return false;
   struct stat st;
-  if (fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
-    if (errno != ENOENT) return fail(errno, "fstatat", d.path, "inspect");
-    int f = openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (f < 0) return fail(errno, "openat", d.path, "create bind target for device");
-    close(f);
-  } else if (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)) {
-    return fail(EEXIST, "mount", d.path, "device path exists and is not a file:");
-  }
-  Fd target(openat(dir.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-  if (target.get() < 0) return fail(errno, "openat", d.path, "open bind target for device");
+  if (fstat(target.get(), &st) < 0) return fail(errno, "fstat", d.path, "inspect");
+  if (S_ISDIR(st.st_mode)) return fail(EEXIST, "mount", d.path, "device path exists and is not a file:");
   std::string t = fd_path(target.get());
   if (mount(d.path.c_str(), t.c_str(), nullptr, MS_BIND, nullptr) < 0)
     return fail(errno, "mount", d.path, "bind mount device");
@@ -55,6 +46,8 @@ bool make_device(int rootfd, const Device& d) {
   struct stat st;
   if (fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
     if (is_device(st, d)) return true;
+    if (S_ISLNK(st.st_mode))
+      return fail_msg(ELOOP, "mknodat", d.path, d.path + " is a symlink in the rootfs, refusing to follow it");
     // An empty regular file is a placeholder (an image's /dev/null stub, say);
     // anything else is content we must not silently destroy.
     if (!S_ISREG(st.st_mode) || st.st_size != 0)

@@ -71,6 +71,16 @@ bool after_mount(int rootfd, const Mount& m) {
   return true;
 }
 
+// /dev and everything under it is the runtime's to make (devpts, shm,
+// mqueue, the console): a symlink the image planted there is refused, never
+// followed, even inside the rootfs. Elsewhere an image's links are followed
+// within the root (/var/run -> /run), as runc does.
+bool runtime_owned(const std::string& dest) {
+  size_t i = dest.find_first_not_of('/');
+  if (i == std::string::npos) return false;
+  return dest.compare(i, 3, "dev") == 0 && (dest.size() == i + 3 || dest[i + 3] == '/');
+}
+
 bool one_mount(int rootfd, const Mount& m) {
   if (m.has_symlink) return ensure_symlink(rootfd, m.dest, m.symlink, false);
   Leaf leaf = Leaf::Dir;
@@ -81,7 +91,7 @@ bool one_mount(int rootfd, const Mount& m) {
       return fail_msg(errno, "stat", m.source, "bind mount source " + m.source + " for " + m.dest);
     if (!S_ISDIR(st.st_mode)) leaf = Leaf::File;
   }
-  Fd fd(mkpath_in_root(rootfd, m.dest, leaf));
+  Fd fd(runtime_owned(m.dest) ? mkpath_nofollow_in_root(rootfd, m.dest, leaf) : mkpath_in_root(rootfd, m.dest, leaf));
   if (fd.get() < 0) return false;
   if (m.mkdir_only) return true;
   if (m.idmap || m.ridmap) return attach_idmap_mount(m, fd.get()) && after_mount(rootfd, m);

@@ -172,6 +172,38 @@ int parent_in_root(int rootfd, const std::string& path, std::string* leaf) {
   return walk(rootfd, path, Leaf::Dir, true, leaf);
 }
 
+int mkpath_nofollow_in_root(int rootfd, const std::string& path, Leaf leaf) {
+  std::string name;
+  int dir = parent_in_root(rootfd, path, &name);
+  if (dir < 0) return -1;
+  int fd = openat(dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT && leaf != Leaf::None) {
+    int made = leaf == Leaf::Dir ? mkdirat(dir, name.c_str(), 0755)
+                                 : openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (made < 0 && errno != EEXIST) {
+      int e = errno;
+      close(dir);
+      return fail(e, leaf == Leaf::Dir ? "mkdirat" : "openat", path, "create"), -1;
+    }
+    if (leaf == Leaf::File && made >= 0) close(made);
+    fd = openat(dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  }
+  int e = errno;
+  close(dir);
+  if (fd < 0) return fail(e, "openat", path, "resolve"), -1;
+  struct stat st;
+  if (fstat(fd, &st) < 0) {
+    e = errno;
+    close(fd);
+    return fail(e, "fstat", path, "resolve"), -1;
+  }
+  if (S_ISLNK(st.st_mode)) {
+    close(fd);
+    return fail_msg(ELOOP, "openat", path, path + " is a symlink in the rootfs, refusing to follow it"), -1;
+  }
+  return fd;
+}
+
 bool ensure_symlink(int rootfd, const std::string& path, const std::string& target, bool replace) {
   std::string name;
   int dir = parent_in_root(rootfd, path, &name);

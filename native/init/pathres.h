@@ -28,6 +28,12 @@ int mkpath_in_root(int rootfd, const std::string& path, Leaf leaf);
 // never followed. -1 after recording a failure.
 int parent_in_root(int rootfd, const std::string& path, std::string* leaf);
 
+// Like mkpath_in_root, but the final component is never followed: a symlink
+// there is an error (ELOOP, recorded), whatever it points at. For the paths
+// the runtime owns (/dev and what it puts there), where a link planted in the
+// image would otherwise redirect a mount (the CVE-2025-52565 class).
+int mkpath_nofollow_in_root(int rootfd, const std::string& path, Leaf leaf);
+
 // Makes path a symlink to target. An identical link is kept; a different link
 // is replaced only when `replace`; anything else is an error.
 bool ensure_symlink(int rootfd, const std::string& path, const std::string& target, bool replace);
