@@ -43,7 +43,43 @@ bool set_caps(const Caps& c) {
   return true;
 }
 
+constexpr uint32_t kNoId = static_cast<uint32_t>(-1);
+
+bool check_id(uint32_t id, const char* what) {
+  if (id != kNoId) return true;
+  return fail_msg(EINVAL, "setresuid", "", std::string("plan: ") + what + " 4294967295 is (uid_t)-1, which set*id() reads as \"unchanged\"");
+}
+
+// The kernel's map_write() refuses the same extents; checking here names the
+// map instead of failing with a bare EINVAL from a write to /proc.
+bool check_map(const std::vector<IdMap>& maps, const char* what) {
+  for (const auto& m : maps) {
+    bool ok = m.size > 0 && m.inside != kNoId && m.outside != kNoId &&
+              uint64_t{m.inside} + m.size <= kNoId && uint64_t{m.outside} + m.size <= kNoId;
+    if (!ok)
+      return fail_msg(EINVAL, "write", "", std::string("plan: ") + what + " extent " + std::to_string(m.inside) + " " +
+                                               std::to_string(m.outside) + " " + std::to_string(m.size) + " is out of range");
+  }
+  return true;
+}
+
 }  // namespace
+
+// The TypeScript validator refuses all of these with their JSON paths; this is
+// the helper's own check right before the ids reach the kernel, so no plan
+// (from whatever caller) can turn a special value into "stay root".
+bool check_plan_ids(const Plan& plan) {
+  const Process& p = plan.process;
+  if (!check_id(p.uid, "process uid") || !check_id(p.gid, "process gid")) return false;
+  for (uint32_t g : p.additional_gids)
+    if (!check_id(g, "additional gid")) return false;
+  for (const auto& d : plan.devices)
+    if (!check_id(d.uid, "device uid") || !check_id(d.gid, "device gid")) return false;
+  if (!check_map(plan.uid_maps, "uid map") || !check_map(plan.gid_maps, "gid map")) return false;
+  for (const auto& m : plan.mounts)
+    if (!check_map(m.uid_maps, "mount uid map") || !check_map(m.gid_maps, "mount gid map")) return false;
+  return true;
+}
 
 bool apply_oom_score_adj(const Process& p) {
   if (!p.has_oom) return true;
@@ -70,7 +106,11 @@ bool apply_rlimits(const Process& p) {
 }
 
 bool apply_credentials(const Process& p) {
+  // Again at the call: -1 here would mean "keep the runtime's root".
+  if (!check_id(p.uid, "process uid") || !check_id(p.gid, "process gid")) return false;
   const std::vector<uint32_t>& g = p.additional_gids;
+  for (uint32_t id : g)
+    if (!check_id(id, "additional gid")) return false;
   if (setgroups(g.size(), reinterpret_cast<const gid_t*>(g.data())) < 0)
     return fail(errno, "setgroups", "", "set additional groups");
   if (p.has_caps) {

@@ -209,6 +209,7 @@ int main(int argc, char** argv) {
     check(read_plan(kPlanFd, &bytes));
     check(decode_plan(bytes, &plan));
   }
+  check(check_plan_ids(plan));
   g_debug = plan.debug;
   g_timing = plan.timing;
   mark_at(timing::HELPER_MAIN, entered);

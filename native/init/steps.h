@@ -36,6 +36,7 @@ bool readonly_paths(const Plan& plan);
 bool mask_paths(const Plan& plan);
 
 // creds.cc
+bool check_plan_ids(const Plan& plan);  // first thing after decoding the plan
 bool apply_oom_score_adj(const Process& p);
 bool apply_rlimits(const Process& p);
 bool apply_credentials(const Process& p);  // after start: failures go to stderr

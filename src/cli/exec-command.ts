@@ -1,6 +1,7 @@
 // `exec`, and the process I/O flags create and run share with it, as runc
 // spells them.
 import { InvalidArgumentError, type Command } from 'commander';
+import { ID_MAX, ID_RANGE } from '../config/schema.js';
 import type { RuntimeContext } from '../context.js';
 import { listenFdsFromEnv } from '../io/process-io.js';
 import { OciError } from '../errors.js';
@@ -54,16 +55,23 @@ interface ExecFlags extends IoFlags {
   ignorePaused: boolean;
 }
 
+/** A uid or gid from a flag, refused with the flag's name when set*id() could not take it. */
+function parseId(flag: string, v: string): number {
+  const n = Number(v);
+  if (n > ID_MAX) throw new InvalidArgumentError(`${flag} ${v}: out of range (${ID_RANGE})`);
+  return n;
+}
+
 function parseUser(spec: string): { uid: number; gid?: number } {
   const m = /^(\d+)(?::(\d+))?$/.exec(spec);
   if (!m) throw new InvalidArgumentError(`--user ${JSON.stringify(spec)}: expected uid[:gid] (numbers)`);
-  return { uid: Number(m[1]), gid: m[2] === undefined ? undefined : Number(m[2]) };
+  return { uid: parseId('--user', m[1]), gid: m[2] === undefined ? undefined : parseId('--user', m[2]) };
 }
 
 function parseGids(list: string[]): number[] {
   return list.flatMap((v) => v.split(',')).map((g) => {
     if (!/^\d+$/.test(g)) throw new InvalidArgumentError(`--additional-gids ${JSON.stringify(g)}: not a number`);
-    return Number(g);
+    return parseId('--additional-gids', g);
   });
 }
 

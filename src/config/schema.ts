@@ -34,6 +34,14 @@ export function int(min: number, max: number, range = `between ${min} and ${max}
 export const u16 = int(0, 0xffff);
 export const u32 = int(0, 0xffffffff);
 export const i32 = int(-0x80000000, 0x7fffffff);
+/**
+ * A uid or gid. 4294967295 is (uid_t)-1, which setresuid(2), setresgid(2) and
+ * chown(2) read as "leave unchanged": accepting it would run the process as
+ * whoever the runtime is.
+ */
+export const ID_MAX = 0xfffffffe;
+export const ID_RANGE = `between 0 and ${ID_MAX}; 4294967295 is (uid_t)-1, "unchanged" to setuid`;
+export const id32 = int(0, ID_MAX, ID_RANGE);
 export const u64 = int(0, 2 ** 64, 'between 0 and 18446744073709551615');
 export const i64 = int(-(2 ** 63), 2 ** 63, 'between -9223372036854775808 and 9223372036854775807');
 

@@ -7,7 +7,7 @@ import {
 } from '../oci/tables.js';
 import {
   type Check, type Schema, absolute, arr, bool, enumOf, i32, i64, int, map, nonEmpty, obj,
-  any, rawStr, str, u16, u32, u64,
+  any, id32, rawStr, str, u16, u32, u64,
 } from './schema.js';
 
 const envEntry: Check = (v: string) => (v.indexOf('=') > 0 ? undefined : 'must be in KEY=VALUE form');
@@ -35,8 +35,8 @@ const sysctlKey: Check = (k: string) => {
 const notEmptyKey: Check = (k: string) => (k === '' ? 'keys must not be empty' : undefined);
 
 const idMapping = obj({
-  containerID: u32,
-  hostID: u32,
+  containerID: id32,
+  hostID: id32,
   // The kernel refuses empty extents.
   size: int(1, 0xffffffff),
 }, ['containerID', 'hostID', 'size']);
@@ -54,10 +54,10 @@ const process = obj({
   terminal: bool,
   consoleSize: obj({ height: u32, width: u32 }, ['height', 'width']),
   user: obj({
-    uid: u32,
-    gid: u32,
+    uid: id32,
+    gid: id32,
     umask: int(0, 0o777),
-    additionalGids: arr(u32),
+    additionalGids: arr(id32),
     username: str(),
   }, ['uid', 'gid']),
   args: arr(str(), nonEmpty),
@@ -195,8 +195,8 @@ const linux = obj({
     minor: i64,
     // Generated configs (podman's) may include the file type bits; the planner keeps 07777.
     fileMode: u32,
-    uid: u32,
-    gid: u32,
+    uid: id32,
+    gid: id32,
   }, ['path', 'type'])),
   cgroupsPath: str(),
   resources,

@@ -4,10 +4,10 @@ import type { IDMapping, NamespaceType, Spec } from '../oci/types.js';
 import { IMPLEMENTED } from '../oci/implemented.js';
 import { sysctlNamespace } from '../oci/tables.js';
 import { type Report, index, mapKey } from './report.js';
-import { isObject } from './schema.js';
+import { ID_MAX, isObject } from './schema.js';
 
 /** The kernel's limit on extents per uid_map/gid_map (since Linux 4.15). */
-const MAX_ID_EXTENTS = 340;
+export const MAX_ID_EXTENTS = 340;
 
 interface NsEntry { index: number; path?: string }
 
@@ -87,11 +87,16 @@ function validateIdMappings(spec: Spec, ns: Namespaces, r: Report): void {
   if (user !== undefined && user.path === undefined) checkProcessIdsMapped(spec, r);
 }
 
-function checkExtents(field: string, maps: IDMapping[], r: Report): void {
+/**
+ * The kernel's map_write() rules, so a bad map fails here with its JSON path
+ * and not as EINVAL from writing uid_map: no extent may reach (u32)-1, the
+ * "no id" value, on either side, and extents must not overlap.
+ */
+export function checkExtents(field: string, maps: readonly IDMapping[], r: Report): void {
   maps.forEach((m, i) => {
     const at = index(field, i);
     for (const side of ['containerID', 'hostID'] as const) {
-      if (m[side] + m.size > 2 ** 32) r.error(at, `${side} + size exceeds 4294967296`);
+      if (m[side] + m.size > ID_MAX + 1) r.error(at, `${side} + size exceeds ${ID_MAX + 1}`);
     }
     // The kernel refuses a map whose extents overlap on either side.
     for (let j = 0; j < i; j++) {

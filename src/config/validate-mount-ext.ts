@@ -4,9 +4,7 @@
 import type { Mount, Spec } from '../oci/types.js';
 import { isBindMount, parseMountOptions } from './mount-options.js';
 import type { Report } from './report.js';
-
-/** The kernel's limit on extents per uid_map/gid_map. */
-const MAX_ID_EXTENTS = 340;
+import { MAX_ID_EXTENTS, checkExtents } from './validate-linux.js';
 
 export function validateMountExtensions(spec: Spec, m: Mount, at: string, r: Report): void {
   const { extensions } = parseMountOptions(m.options);
@@ -32,6 +30,7 @@ export function validateMountExtensions(spec: Spec, m: Mount, at: string, r: Rep
   }
   for (const [field, maps] of [['uidMappings', uid], ['gidMappings', gid]] as const) {
     if (maps.length > MAX_ID_EXTENTS) r.error(`${at}.${field}`, `must have at most ${MAX_ID_EXTENTS} entries`);
+    checkExtents(`${at}.${field}`, maps, r);
   }
   const userns = (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'user');
   if (uid.length === 0 && gid.length === 0 && !userns) {

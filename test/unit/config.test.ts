@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { assertValidSpec, validateSpec } from '../../src/config/validate.js';
 import { ConfigError, formatProblem } from '../../src/errors.js';
 
+/** What an id outside what set*id() takes is refused with. */
+const ID = 'between 0 and 4294967294; 4294967295 is (uid_t)-1, "unchanged" to setuid';
+
 /** Smallest config that passes. */
 const base = (): any => ({
   ociVersion: '1.2.0',
@@ -118,8 +121,30 @@ describe('validateSpec: invalid configs', () => {
     ['relative cwd', (c) => { c.process.cwd = 'home'; }, ['process.cwd: must be an absolute path']],
     ['missing cwd', (c) => { delete c.process.cwd; }, ['process.cwd: is required']],
     ['missing user.uid', (c) => { delete c.process.user.uid; }, ['process.user.uid: is required']],
-    ['negative uid', (c) => { c.process.user.uid = -1; }, ['process.user.uid: must be an integer between 0 and 4294967295']],
-    ['uid too large', (c) => { c.process.user.gid = 2 ** 32; }, ['process.user.gid: must be an integer between 0 and 4294967295']],
+    ['negative uid', (c) => { c.process.user.uid = -1; }, [`process.user.uid: must be an integer ${ID}`]],
+    ['uid too large', (c) => { c.process.user.gid = 2 ** 32; }, [`process.user.gid: must be an integer ${ID}`]],
+    // (uid_t)-1: setresuid(2) would leave the runtime's uid 0 in place.
+    ['uid 4294967295', (c) => { c.process.user.uid = 4294967295; }, [`process.user.uid: must be an integer ${ID}`]],
+    ['gid 4294967295', (c) => { c.process.user.gid = 4294967295; }, [`process.user.gid: must be an integer ${ID}`]],
+    ['additional gid 4294967295', (c) => { c.process.user.additionalGids = [5, 4294967295]; }, [`process.user.additionalGids[1]: must be an integer ${ID}`]],
+    ['additional gid -1', (c) => { c.process.user.additionalGids = [-1]; }, [`process.user.additionalGids[0]: must be an integer ${ID}`]],
+    ['device uid 4294967295', (c) => { c.linux.devices = [{ path: '/dev/x', type: 'c', major: 1, minor: 3, uid: 4294967295 }]; }, [`linux.devices[0].uid: must be an integer ${ID}`]],
+    ['a map hostID of 4294967295', (c) => {
+      c.linux.namespaces.push({ type: 'user' });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 4294967295, size: 1 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+    }, [`linux.uidMappings[0].hostID: must be an integer ${ID}`]],
+    ['a map reaching (uid_t)-1', (c) => {
+      c.linux.namespaces.push({ type: 'user' });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      // containerID 0..4294967294 is the widest map the kernel takes; hostID 1.. reaches -1.
+      c.linux.gidMappings = [{ containerID: 0, hostID: 1, size: 4294967295 }];
+    }, ['linux.gidMappings[0]: hostID + size exceeds 4294967295']],
+    ['a map of size 0', (c) => {
+      c.linux.namespaces.push({ type: 'user' });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 0 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 1 }];
+    }, ['linux.uidMappings[0].size: must be an integer between 1 and 4294967295']],
     ['fractional uid', (c) => { c.process.user.uid = 1.5; }, ['process.user.uid: must be an integer']],
     ['args of the wrong type', (c) => { c.process.args = 'sh'; }, ['process.args: must be an array']],
     ['non-string arg', (c) => { c.process.args = ['sh', 3]; }, ['process.args[1]: must be a string']],
