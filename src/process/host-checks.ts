@@ -1,10 +1,11 @@
 // What the host must offer for the process's security settings: AppArmor for
 // apparmorProfile (as runc, a profile on a host without it is an error, not a
-// silently unconfined container), a kernel that knows each seccomp flag.
+// silently unconfined container), a kernel that knows each seccomp flag, and
+// the capabilities the runtime can hand on at all.
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import type { Spec } from '../oci/types.js';
-import { SECCOMP_FLAG_VALUES } from '../oci/tables.js';
+import { CAPABILITIES, CAPABILITY_SETS, SECCOMP_FLAG_VALUES } from '../oci/tables.js';
 import { type Report, index } from '../config/report.js';
 import { kernelVersion, supportedSeccompFlags } from '../seccomp/features.js';
 
@@ -18,7 +19,28 @@ export function apparmorEnabled(root = '/'): boolean {
   }
 }
 
-export function checkProcessHost(spec: Spec, r: Report, host = { apparmor: apparmorEnabled, kernel: release }): void {
+let held: bigint | undefined;
+
+/**
+ * The capabilities this process can pass to a container: in its bounding set
+ * (the helper cannot raise past it, in any user namespace) and permitted
+ * (capset(2) refuses anything more without a user namespace). Read once.
+ */
+export function heldCapabilities(status?: string): bigint {
+  if (status === undefined && held !== undefined) return held;
+  const text = status ?? readFileSync('/proc/self/status', 'utf8');
+  const field = (name: string): bigint => {
+    const m = new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm').exec(text);
+    return m ? BigInt(`0x${m[1]}`) : ~0n;
+  };
+  const mask = field('CapBnd') & field('CapPrm');
+  if (status === undefined) held = mask;
+  return mask;
+}
+
+interface Host { apparmor: () => boolean; kernel: () => string; capabilities?: () => bigint }
+
+export function checkProcessHost(spec: Spec, r: Report, host: Host = { apparmor: apparmorEnabled, kernel: release, capabilities: heldCapabilities }): void {
   const profile = spec.process?.apparmorProfile;
   if (profile && r.ok('process.apparmorProfile') && !host.apparmor()) {
     r.error('process.apparmorProfile', `AppArmor is not enabled on this host, cannot apply profile ${JSON.stringify(profile)}`);
@@ -31,5 +53,16 @@ export function checkProcessHost(spec: Spec, r: Report, host = { apparmor: appar
       const [maj, min] = SECCOMP_FLAG_VALUES[flag].since;
       r.error(index('linux.seccomp.flags', i), `${flag} needs Linux ${maj}.${min} or newer (running ${host.kernel()})`);
     });
+  }
+  const caps = spec.process?.capabilities;
+  if (caps && r.ok('process.capabilities')) {
+    const have = (host.capabilities ?? heldCapabilities)();
+    const missing = new Set(CAPABILITY_SETS.flatMap((set) => caps[set] ?? []).filter((name) => {
+      const bit = CAPABILITIES.get(name);
+      return bit !== undefined && !(have & (1n << BigInt(bit)));
+    }));
+    if (missing.size > 0) {
+      r.warn('process.capabilities', `${[...missing].join(', ')} not held by the runtime: dropped from every set`);
+    }
   }
 }

@@ -4,6 +4,7 @@ import type { LinuxCapabilities, Process } from '../oci/types.js';
 import { CAPABILITIES, RLIMITS } from '../oci/tables.js';
 import type { CapabilityPlan, ProcessPlan } from '../native/plan-schema.js';
 import { planProcessAttrs, type ProcessRole } from './attrs.js';
+import { heldCapabilities } from './host-checks.js';
 
 function capMask(names: readonly string[] | undefined): bigint {
   let mask = 0n;
@@ -17,20 +18,23 @@ function capMask(names: readonly string[] | undefined): bigint {
 
 /**
  * The kernel's capset(2) rules, applied here so that a capability which cannot
- * be granted is left out (the spec: warn, do not fail) instead of failing the
- * container after start: effective must be within permitted, and inheritable
- * within the bounding set the helper leaves. Ambient is already skipped by the
- * helper when not permitted and inheritable.
+ * be granted is left out instead of failing the container after start (the
+ * spec: runtimes SHOULD NOT fail on capabilities they cannot grant, and log a
+ * warning, which checkProcessHost does at create): every set is cut to what
+ * the runtime itself holds (`held`, its bounding and permitted sets), effective
+ * must be within permitted, and inheritable within the bounding set the helper
+ * leaves. Ambient is already skipped by the helper when not permitted and
+ * inheritable.
  */
-export function planCapabilities(caps: LinuxCapabilities): CapabilityPlan {
-  const bounding = capMask(caps.bounding);
-  const permitted = capMask(caps.permitted);
+export function planCapabilities(caps: LinuxCapabilities, held: bigint = heldCapabilities()): CapabilityPlan {
+  const bounding = capMask(caps.bounding) & held;
+  const permitted = capMask(caps.permitted) & held;
   return {
     bounding,
     effective: capMask(caps.effective) & permitted,
     inheritable: capMask(caps.inheritable) & bounding,
     permitted,
-    ambient: capMask(caps.ambient),
+    ambient: capMask(caps.ambient) & held,
   };
 }
 

@@ -5,8 +5,8 @@ import { validateSpec } from '../../src/config/validate.js';
 import { Report } from '../../src/config/report.js';
 import { formatProblem } from '../../src/errors.js';
 import { cpuMask, parseCpuList, planPersonality, planProcessAttrs } from '../../src/process/attrs.js';
-import { planProcess } from '../../src/process/process-plan.js';
-import { apparmorEnabled, checkProcessHost } from '../../src/process/host-checks.js';
+import { planCapabilities, planProcess } from '../../src/process/process-plan.js';
+import { apparmorEnabled, checkProcessHost, heldCapabilities } from '../../src/process/host-checks.js';
 
 const base = (): any => ({
   ociVersion: '1.2.0',
@@ -115,5 +115,33 @@ describe('process extras: plan', () => {
     const exec = planProcess(p, 'exec');
     expect([...exec.cpuAffinityInitial!]).toEqual([2, 0, 0, 0, 0, 0, 0, 0]);
     expect([...exec.cpuAffinityFinal!]).toEqual([1, 0, 0, 0, 0, 0, 0, 0]);
+  });
+});
+
+describe('capabilities the runtime does not hold', () => {
+  const status = 'Name:\tnode\nCapInh:\t0000000000000000\nCapPrm:\t000001fffeffffff\nCapEff:\t000001fffeffffff\nCapBnd:\t000001ffffffdfff\n';
+  const held = heldCapabilities(status);
+  const bit = (n: number) => 1n << BigInt(n);
+
+  it('reads what it holds from its bounding and permitted sets', () => {
+    // CAP_SYS_RESOURCE (24) is not permitted, CAP_NET_RAW (13) not in the bounding set.
+    expect(held & bit(24)).toBe(0n);
+    expect(held & bit(13)).toBe(0n);
+    expect(held & bit(0)).toBe(bit(0));
+  });
+
+  it('plans every set without them', () => {
+    const names = ['CAP_CHOWN', 'CAP_NET_RAW', 'CAP_SYS_RESOURCE'];
+    const plan = planCapabilities({ bounding: names, effective: names, permitted: names, inheritable: names, ambient: names }, held);
+    expect(plan).toEqual({ bounding: bit(0), effective: bit(0), permitted: bit(0), inheritable: bit(0), ambient: bit(0) });
+  });
+
+  it('warns once, naming each, and does not refuse the config', () => {
+    const spec = base();
+    spec.process.capabilities = { bounding: ['CAP_CHOWN', 'CAP_NET_RAW'], permitted: ['CAP_SYS_RESOURCE', 'CAP_NET_RAW'] };
+    const r = new Report();
+    checkProcessHost(spec, r, { apparmor: () => false, kernel: () => '6.1.0', capabilities: () => held });
+    expect(r.problems()).toEqual([]);
+    expect(r.warnings.map(formatProblem)).toEqual(['process.capabilities: CAP_NET_RAW, CAP_SYS_RESOURCE not held by the runtime: dropped from every set']);
   });
 });
