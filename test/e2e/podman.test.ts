@@ -7,9 +7,13 @@
 // cgroups can pass (limits, OOM, pause, top) are skipped for it, each saying
 // so; they run as soon as the runtime reports cgroup support.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultSpec } from '../../src/config/default-spec.js';
 import { PodmanEnv, have, isRoot, runtimes } from './engines.js';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
 
 const enabled = isRoot && have('podman') && have('conmon');
 
@@ -157,6 +161,43 @@ describe.runIf(enabled).each(runtimes())('podman with $name', (runtime) => {
     } finally {
       closeSync(fd);
     }
+  });
+
+  // -- privileged: engines list every host device (/dev/ptmx among them) and every capability --
+
+  it('--privileged: run, exec, the host\'s devices, mounting inside', () => {
+    expect(p.podman(['run', '--rm', '--privileged', p.image, 'true'])).toMatchObject({ status: 0, stderr: '' });
+    const id = p.podman(['run', '-d', '--privileged', p.image, 'sleep', '100']).stdout.trim();
+    try {
+      expect(p.podman(['exec', id, 'sh', '-c', 'echo in-exec'])).toMatchObject({ status: 0, stdout: 'in-exec\n' });
+      // The container's own devpts, not a copy of the host's ptmx node.
+      expect(p.podman(['exec', id, 'readlink', '/dev/ptmx']).stdout).toBe('pts/ptmx\n');
+      expect(p.podman(['exec', id, 'sh', '-c', 'echo x > /dev/null && head -c 4 /dev/zero | wc -c']).stdout.trim()).toBe('4');
+      const devices = ['/dev/loop-control', ...(existsSync('/dev/fuse') ? ['/dev/fuse'] : [])];
+      for (const dev of devices) {
+        expect(p.podman(['exec', id, 'sh', '-c', `test -c ${dev} && exec 3<>${dev} && echo opened`]).stdout, dev).toBe('opened\n');
+      }
+      const mount = p.podman(['exec', id, 'sh', '-c', 'mkdir -p /mnt/t && mount -t tmpfs none /mnt/t && echo hi > /mnt/t/f && cat /mnt/t/f && umount /mnt/t']);
+      expect(mount).toMatchObject({ status: 0, stdout: 'hi\n' });
+    } finally {
+      p.podman(['rm', '-f', '-t', '0', id]);
+    }
+  });
+
+  it('--privileged: ocirun runs a container inside the privileged container', () => {
+    // The host's node and this ocirun tree, read-only, and a bundle whose rootfs is the image's source tree.
+    const bundle = join(p.dir, `nested-${runtime.name}`);
+    mkdirSync(bundle, { recursive: true });
+    const spec = defaultSpec();
+    spec.root = { path: '/nested-rootfs', readonly: true };
+    spec.process!.args = ['sh', '-c', 'echo "nested $(cat /proc/self/cgroup >/dev/null && hostname)"'];
+    spec.hostname = 'nested';
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+    const r = p.podman(['run', '--rm', '--privileged',
+      '-v', '/usr:/usr:ro', '-v', '/lib:/lib:ro', '-v', '/lib64:/lib64:ro', '-v', `${REPO}:${REPO}:ro`,
+      '-v', `${join(p.dir, 'rootfs')}:/nested-rootfs:ro`, '-v', `${bundle}:/bundle:ro`, '--tmpfs', '/run',
+      p.image, '/usr/bin/node', join(REPO, 'bin', 'ocirun'), '--root', '/run/nested', 'run', '--bundle', '/bundle', 'inner']);
+    expect(r, r.stderr).toMatchObject({ status: 0, stdout: 'nested nested\n' });
   });
 
   // -- cgroups: skipped while the runtime reports no cgroup support (ocirun: cgroups are another issue) --
