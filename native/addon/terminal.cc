@@ -30,12 +30,20 @@ Napi::Value ConnectUnix(const Napi::CallbackInfo& info) {
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof addr.sun_path) ThrowErrno(info.Env(), ENAMETOOLONG, "connect", path);
   memcpy(addr.sun_path, path.data(), path.size());
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  // Non-blocking, as Go's net.Dial (runc) connects: a listener whose backlog
+  // is full because it never accepts makes connect() fail with EAGAIN at once
+  // instead of blocking the runtime forever. A fifo or file there is refused
+  // by the kernel (ECONNREFUSED) without being opened.
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) ThrowErrno(info.Env(), errno, "socket", path);
   int r;
   do r = connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   while (r < 0 && errno == EINTR);
   if (r < 0) ThrowErrno(info.Env(), errno, "connect", path);
+  // Connected: the one message we send fits the socket buffer, so blocking
+  // sends (ours and the helper's) cannot stall on a peer that never reads.
+  int flags = fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) < 0) ThrowErrno(info.Env(), errno, "fcntl", path);
   return Napi::Number::New(info.Env(), fd.release());
 }
 

@@ -7,12 +7,16 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <grp.h>
 #include <unistd.h>
 
 #include "init/msg.h"
+#include "init/pathres.h"
 #include "init/steps.h"
 
 namespace ocirun::init {
@@ -37,6 +41,46 @@ bool join_one(const Namespace& ns, int fd) {
   if (setns(fd, static_cast<int>(ns.type)) < 0)
     return fail_msg(errno, "setns", ns.path, std::string("join ") + ns_name(ns.type) + " namespace");
   return true;
+}
+
+const char* file_kind(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFIFO: return "a fifo";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFSOCK: return "a socket";
+    case S_IFDIR: return "a directory";
+  }
+  return "not a namespace file";
+}
+
+// A config may name any file as a namespace: open(O_RDONLY) would block
+// forever on a fifo, and opening a device can have side effects. So look
+// first through O_PATH (which opens nothing), reopen only a regular file
+// (nsfs files are), and ask the kernel which namespace it is.
+int open_namespace(const Namespace& ns) {
+  const std::string what = std::string("join ") + ns_name(ns.type) + " namespace";
+  int path_fd = open(ns.path.c_str(), O_PATH | O_CLOEXEC);
+  if (path_fd < 0) return fail_msg(errno, "open", ns.path, what), -1;
+  struct stat st;
+  int fd = -1;
+  if (fstat(path_fd, &st) < 0) {
+    fail_msg(errno, "fstat", ns.path, what);
+  } else if (!S_ISREG(st.st_mode)) {
+    fail_msg(EINVAL, "open", ns.path, std::string(ns_name(ns.type)) + " namespace path " + ns.path + " is " + file_kind(st.st_mode) + ", not a namespace file");
+  } else if ((fd = open(fd_path(path_fd).c_str(), O_RDONLY | O_CLOEXEC)) < 0) {
+    fail_msg(errno, "open", ns.path, what);
+  } else {
+    int type = ioctl(fd, NS_GET_NSTYPE);
+    if (type != static_cast<int>(ns.type)) {
+      fail_msg(EINVAL, "ioctl", ns.path, std::string(ns_name(ns.type)) + " namespace path " + ns.path + " is " +
+               (type < 0 ? std::string("not a namespace file") : std::string("a ") + ns_name(static_cast<uint32_t>(type)) + " namespace"));
+      close(fd);
+      fd = -1;
+    }
+  }
+  close(path_fd);
+  return fd;
 }
 
 bool write_file(const std::string& path, const std::string& data, const char* what) {
@@ -72,11 +116,10 @@ bool join_namespaces(const Plan& plan) {
   for (size_t i = 0; i < plan.namespaces.size(); i++) {
     const auto& ns = plan.namespaces[i];
     if (!ns.join) continue;
-    fds[i] = open(ns.path.c_str(), O_RDONLY | O_CLOEXEC);
+    fds[i] = open_namespace(ns);
     if (fds[i] < 0) {
-      int e = errno;
       close_all();
-      return fail_msg(e, "open", ns.path, std::string("join ") + ns_name(ns.type) + " namespace");
+      return false;
     }
   }
   // Host root may enter any namespace, but not once it is inside a container's

@@ -1,7 +1,7 @@
 // The checks that need the host: paths the config points at must exist, and
 // settings that act on a joined namespace must not be aimed at the runtime's
 // own namespace (that would change the host). Read-only: stat and realpath.
-import { realpath, stat } from 'node:fs/promises';
+import { realpath, stat, statfs } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { NamespaceType, Spec } from '../oci/types.js';
 import { NAMESPACE_PROC_NAMES, sysctlNamespace } from '../oci/tables.js';
@@ -19,6 +19,28 @@ async function kindOf(path: string): Promise<Kind> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return 'missing';
     throw err;
   }
+}
+
+const NSFS_MAGIC = 0x6e736673;
+
+/**
+ * Why path cannot be a namespace file, looking without opening it: a fifo
+ * there would block the helper's open forever. The helper checks the
+ * namespace type itself (NS_GET_NSTYPE) and again refuses anything else.
+ */
+async function notANamespace(path: string): Promise<string | undefined> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return `${JSON.stringify(path)} does not exist`;
+    return `${JSON.stringify(path)}: ${(err as Error).message}`;
+  }
+  const kind = st.isFIFO() ? 'a fifo' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device'
+    : st.isDirectory() ? 'a directory' : undefined;
+  if (kind === undefined && (await statfs(path).then((f) => f.type, () => NSFS_MAGIC)) === NSFS_MAGIC) return undefined;
+  return `${JSON.stringify(path)} is ${kind ?? 'a file'}, not a namespace file`;
 }
 
 async function sameFile(a: string, b: string): Promise<boolean> {
@@ -51,7 +73,8 @@ export async function checkHost(spec: Spec, bundle: string, r: Report): Promise<
       const ns = list[i];
       if (!ns.path) continue;
       const at = `${index('linux.namespaces', i)}.path`;
-      if ((await kindOf(ns.path)) === 'missing') r.error(at, `${JSON.stringify(ns.path)} does not exist`);
+      const problem = await notANamespace(ns.path);
+      if (problem) r.error(at, problem);
       else if (!joined.has(ns.type)) joined.set(ns.type, { at, path: ns.path });
     }
   }

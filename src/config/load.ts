@@ -1,5 +1,6 @@
 // Reads and validates a bundle. Pure reading: whatever fails, nothing is
 // created or changed on the host.
+import { constants } from 'node:fs';
 import { open, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError, formatProblem } from '../errors.js';
@@ -10,6 +11,13 @@ import { validateInto } from './validate.js';
 
 /** Real configs are a few KiB; this only stops a runaway file from eating memory. */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Flags for opening a file a caller names before knowing what it is: a fifo
+ * opens at once instead of waiting for a writer, a terminal does not become
+ * our controlling tty. The caller then refuses anything but a regular file.
+ */
+export const READ_ANY_FILE = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 export interface LoadedBundle {
   spec: Spec;
@@ -71,7 +79,7 @@ export async function loadBundle(bundleDir: string, opts: LoadOptions = {}): Pro
 async function readConfig(file: string): Promise<string> {
   let fh;
   try {
-    fh = await open(file, 'r');
+    fh = await open(file, READ_ANY_FILE);
   } catch (err) {
     return fail(`${file}: ${describe(err)}`, err);
   }

@@ -5,12 +5,13 @@
 // (--process). The helper runs in exec mode (native/init/exec_mode.cc): it
 // joins the init's cgroups and namespaces and forks, so the process is our
 // child inside the pid namespace; we wait for it unless detached.
-import { closeSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import type { RuntimeContext } from '../context.js';
 import { ConfigError, OciError } from '../errors.js';
 import { crashPoint } from '../faults.js';
+import { MAX_CONFIG_BYTES, READ_ANY_FILE } from '../config/load.js';
 import { validateSpec } from '../config/validate.js';
 import { helperPath, native } from '../native/binding.js';
 import { encodePlan } from '../native/plan-encode.js';
@@ -109,7 +110,15 @@ export function execProcessFrom(config: Spec, o: ExecProcessOverrides): Process 
 export function readProcessFile(file: string): Process {
   let text: string;
   try {
-    text = readFileSync(resolve(file), 'utf8');
+    const fd = openSync(resolve(file), READ_ANY_FILE);
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new Error('not a regular file');
+      if (st.size > MAX_CONFIG_BYTES) throw new Error(`too large (${st.size} bytes, limit ${MAX_CONFIG_BYTES})`);
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
     throw new OciError('ERR_INVALID_ARGUMENT', `--process ${file}: ${(err as Error).message.split('\n')[0]}`);
   }

@@ -196,7 +196,10 @@ export function notFound(id: string): OciError {
 /** Writes a file so that readers see either nothing or the whole content. */
 export function writeFileAtomic(path: string, content: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, content);
+  // O_EXCL: whatever sits at the temporary name (a fifo would block the
+  // write forever, a symlink would redirect it) is removed, never opened.
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, content, { flag: 'wx' });
   try {
     renameSync(tmp, path);
   } catch (err) {
