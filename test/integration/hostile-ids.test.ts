@@ -4,10 +4,14 @@
 // itself does not hold (root only). runc is the reference where it refuses too.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Harness, OCIRUN, isRoot } from './harness.js';
 import type { Spec } from '../../src/oci/types.js';
+import { helperPath, native } from '../../src/native/binding.js';
+import { encodePlan } from '../../src/native/plan-encode.js';
+import type { InitPlan } from '../../src/native/plan-schema.js';
+import { CLONE, minimalInitPlan } from '../support/plan.js';
 
 const RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
 
@@ -90,6 +94,30 @@ describe.runIf(isRoot)('hostile ids and capabilities', () => {
     // The container still works as it should.
     expect(h.run(['exec', '--user', '1000:1000', id, 'id', '-u']).stdout).toBe('1000\n');
     h.run(['delete', '--force', id]);
+  });
+
+  // The helper's own check, for a plan that did not come through the validator.
+  it.each<[string, (p: InitPlan) => void, RegExp]>([
+    ['uid', (p) => { p.process.uid = 4294967295; }, /process uid 4294967295 is \(uid_t\)-1/],
+    ['gid', (p) => { p.process.gid = 4294967295; }, /process gid 4294967295/],
+    ['additional gid', (p) => { p.process.additionalGids = [1, 4294967295]; }, /additional gid 4294967295/],
+    ['uid map', (p) => {
+      p.namespaces.push({ type: CLONE.NEWUSER });
+      p.uidMappings = [{ containerID: 0, hostID: 1, size: 4294967295 }];
+      p.gidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
+    }, /uid map extent 0 1 4294967295 is out of range/],
+  ])('the helper refuses a plan whose %s is (uid_t)-1 before doing anything', async (_, edit, pattern) => {
+    const plan = minimalInitPlan();
+    plan.stateDir = join(h.work, 'no-such-state-dir');
+    edit(plan);
+    const devnull = openSync('/dev/null', 'r+');
+    try {
+      const err = await native().spawnContainer({ helper: helperPath(), plan: encodePlan(plan), stdio: [devnull, devnull, devnull] })
+        .then(() => undefined, (e: Error) => e);
+      expect(err?.message).toMatch(pattern);
+    } finally {
+      closeSync(devnull);
+    }
   });
 
   // Root on this host lacks CAP_SYS_RESOURCE, and setpriv takes CAP_NET_RAW
