@@ -2,6 +2,7 @@
 // resources recorded at create, the result is validated like a config, the
 // whole set is written to the cgroup again (device rules excepted: they cannot
 // change) and recorded, so state.json always says what is in force.
+import { isDeepStrictEqual } from 'node:util';
 import type { RuntimeContext } from '../context.js';
 import { ConfigError, OciError } from '../errors.js';
 import { validateSpec } from '../config/validate.js';
@@ -34,11 +35,15 @@ export async function updateContainer(ctx: RuntimeContext, id: string, update: L
     if (status === 'stopped' || status === 'creating') {
       throw new OciError('ERR_NOT_RUNNING', `container "${id}" is not running (status ${status})`);
     }
-    if (update.devices !== undefined) {
+    // Engines send the whole resources object back (containerd's shim does on
+    // every UpdateContainerResources), device rules included and unchanged:
+    // those are no change. runc ignores the field; a real change is refused.
+    const recorded = record.config.linux?.resources?.devices;
+    if (update.devices !== undefined && !isDeepStrictEqual(update.devices, recorded ?? [])) {
       throw new OciError('ERR_INVALID_ARGUMENT', 'linux.resources.devices: device rules cannot be changed by update');
     }
     const cgroup = requireCgroup(record);
-    const resources = mergeResources(record.config.linux?.resources ?? {}, update);
+    const resources = mergeResources(record.config.linux?.resources ?? {}, { ...update, devices: undefined });
     const config: Spec = { ...record.config, linux: { ...record.config.linux, resources } };
     const { spec, problems } = validateSpec(config, { requireProcess: false });
     const ours = problems.filter((p) => p.path.startsWith('linux.resources'));

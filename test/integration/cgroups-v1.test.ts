@@ -229,6 +229,14 @@ describe.runIf(isRoot && v1Host)('cgroups (v1 controllers)', () => {
     expect(bad).toMatchObject({ status: 1, stderr: 'ocirun: linux.resources.memory.swap: must be at least linux.resources.memory.limit (it is memory plus swap)\n' });
     expect(h.run(['update', '--memory', 'lots', id]).stderr).toBe('ocirun: --memory: invalid size "lots" (e.g. 512m, 1g, 1048576 or -1)\n');
     expect(file(id, 'memory', 'memory.limit_in_bytes')).toBe(String(128 << 20));
+    // containerd's shim sends the whole resources back, device rules unchanged: accepted; a changed rule is not.
+    const devices = JSON.parse(readFileSync(join(h.root, id, 'state.json'), 'utf8')).config.linux.resources.devices;
+    writeFileSync(json, JSON.stringify({ devices, pids: { limit: 50 } }));
+    expect(h.run(['update', '-r', json, id])).toMatchObject({ status: 0, stderr: '' });
+    expect(file(id, 'pids', 'pids.max')).toBe('50');
+    writeFileSync(json, JSON.stringify({ devices: [...devices, { allow: true, access: 'rwm' }], pids: { limit: 60 } }));
+    expect(h.run(['update', '-r', json, id])).toMatchObject({ status: 1, stderr: 'ocirun: linux.resources.devices: device rules cannot be changed by update\n' });
+    expect(file(id, 'pids', 'pids.max')).toBe('50');
   });
 
   it('memory.checkBeforeUpdate refuses a limit below the current usage', () => {
