@@ -44,14 +44,14 @@ export interface Run { status: number | null; stdout: string; stderr: string }
 const pick = (r: SpawnSyncReturns<string>): Run => ({ status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' });
 
 /** Mount points under dir, deepest first (what an engine may have left mounted). */
-function mountsUnder(dir: string): string[] {
+export function mountsUnder(dir: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
     .map((l) => l.split(' ')[4])
     .filter((mp): mp is string => mp !== undefined && mp.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
 }
 
-function unmountAll(dir: string): void {
+export function unmountAll(dir: string): void {
   for (const mp of mountsUnder(dir)) spawnSync('umount', ['-l', mp]);
 }
 
@@ -66,7 +66,7 @@ export async function busyboxTarball(dir: string): Promise<{ rootfs: string; tar
 }
 
 /** SIGKILLs, by pid, the processes whose command line names dir (a fresh temp dir: ours) and their descendants. */
-function killProcessesMentioning(dir: string): void {
+export function killProcessesMentioning(dir: string): void {
   const procs = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).flatMap((pid) => {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
@@ -97,7 +97,7 @@ function cgroupParents(name: string): string[] {
   return readdirSync(CGROUP_ROOT).map((h) => join(CGROUP_ROOT, h, name)).filter((d) => existsSync(d));
 }
 
-function removeCgroupTree(dir: string): void {
+export function removeCgroupTree(dir: string): void {
   for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(join(dir, e.name));
   try { rmdirSync(dir); } catch { /* still populated: left for the next run to report */ }
 }
