@@ -45,6 +45,7 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     cgroupNamespace: (linux.namespaces ?? []).some((ns) => ns.type === 'cgroup'),
     cgroupDirs: opts.cgroupDirs,
   });
+  const rootfsPropagation = linux.rootfsPropagation ? ROOTFS_PROPAGATION[linux.rootfsPropagation] : undefined;
   return {
     mode: 'create',
     namespaces,
@@ -55,7 +56,12 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     rootfs: opts.rootfs,
     rootfsReadonly: spec.root?.readonly ?? false,
     noPivot: opts.noPivot,
-    rootfsPropagation: linux.rootfsPropagation ? ROOTFS_PROPAGATION[linux.rootfsPropagation] : undefined,
+    // As runc: "/" gets it before the rootfs and volumes are bound (instead of
+    // the default rslave), so an rshared volume stays a peer of the host's
+    // mount and what the container mounts under it reaches the host; and "/"
+    // gets it again after pivot_root.
+    rootPropagation: rootfsPropagation,
+    rootfsPropagation,
     mounts,
     devices: planDevices(linux.devices, inUserNs),
     symlinks: defaultDevSymlinks(),

@@ -194,7 +194,9 @@ export interface InitPlan extends CommonPlan {
   rootfs: string;
   rootfsReadonly: boolean;
   noPivot: boolean;
+  /** Applied to "/" before the rootfs bind (default MS_SLAVE|MS_REC). */
   rootPropagation?: number;
+  /** Applied to the container's "/" after pivot_root. */
   rootfsPropagation?: number;
   mounts: MountPlan[];
   devices: DevicePlan[];

@@ -123,7 +123,8 @@ export const MOUNT_OPTIONS: Readonly<Record<string, MountOptionDef>> = table({
 });
 
 /**
- * linux.rootfsPropagation, applied to "/" after pivot_root. The spec's plain
+ * linux.rootfsPropagation, applied to "/" before the rootfs is bound (in
+ * place of the default rslave) and again after pivot_root. The spec's plain
  * names change the root mount only (as in runc), so the mounts' own
  * propagation options still hold; the "r" forms reach every mount.
  */

@@ -13,6 +13,8 @@ import type { Spec } from '../../src/oci/types.js';
 
 export const OCIRUN = fileURLToPath(new URL('../../bin/ocirun', import.meta.url));
 export const isRoot = process.getuid?.() === 0;
+/** runc, when installed: the reference that scenarios run against as well. */
+export const RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
 
 export interface Result { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
@@ -124,12 +126,26 @@ export class Harness {
    * created container inherits the CLI's stdio and would hold a pipe open.
    */
   run(args: string[], opts: { input?: string; timeout?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Result {
+    return this.spawnSyncToFiles(process.execPath, [OCIRUN, '--root', this.root, ...args], opts);
+  }
+
+  /**
+   * The same scenario against either runtime: ocirun as run() does, runc (the
+   * reference) with a --root of its own under this harness's dir.
+   */
+  runWith(runtime: 'ocirun' | 'runc', args: string[], opts: { input?: string; timeout?: number } = {}): Result {
+    if (runtime === 'ocirun') return this.run(args, opts);
+    if (!RUNC) throw new Error('runc is not installed');
+    return this.spawnSyncToFiles(RUNC, ['--root', `${this.root}-runc`, ...args], opts);
+  }
+
+  private spawnSyncToFiles(cmd: string, argv: string[], opts: { input?: string; timeout?: number; cwd?: string; env?: NodeJS.ProcessEnv }): Result {
     const outFile = join(this.work, `.out-${++this.seq}`);
     const errFile = join(this.work, `.err-${this.seq}`);
     const out = openSync(outFile, 'w+');
     const err = openSync(errFile, 'w+');
     try {
-      const r = spawnSync(process.execPath, [OCIRUN, '--root', this.root, ...args], {
+      const r = spawnSync(cmd, argv, {
         input: opts.input ?? '', timeout: opts.timeout ?? 30_000, cwd: opts.cwd ?? this.work,
         stdio: ['pipe', out, err], env: opts.env ? { ...process.env, ...opts.env } : process.env,
       });
@@ -176,6 +192,8 @@ export class Harness {
   /** Everything a test may have left: force-deletes, then reports what survived. */
   cleanup(): { stateDirs: string[]; processes: string[]; mounts: string[] } {
     for (const id of this.stateDirs()) this.run(['delete', '--force', id]);
+    const runcRoot = `${this.root}-runc`;
+    for (const id of existsSync(runcRoot) ? readdirSync(runcRoot) : []) this.runWith('runc', ['delete', '--force', id]);
     return {
       stateDirs: this.stateDirs(),
       processes: this.leakedProcesses(),

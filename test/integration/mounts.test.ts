@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Harness, isRoot, waitFor } from './harness.js';
+import { Harness, RUNC, isRoot, waitFor } from './harness.js';
 import type { IDMapping, Mount, Spec } from '../../src/oci/types.js';
 import { defaultSpec } from '../../src/config/default-spec.js';
 
@@ -122,6 +122,45 @@ describe.runIf(isRoot)('mounts', () => {
     expect(r.stdout).toMatch(/^\/ ro,/);
     expect(/ shared:\d+/.test(r.stdout)).toBe(shared);
   });
+
+  // Kubernetes' mount propagation as containerd asks for it: the volume's own
+  // option and the same mode as rootfsPropagation. The volume is a shared
+  // mount on the host. What the host mounts under it later reaches the
+  // container unless rprivate; what the container mounts under it reaches the
+  // host only with rshared (the volume stays a peer: same shared:N).
+  it.each(([['ocirun', 'rshared'], ['ocirun', 'rslave'], ['ocirun', 'rprivate'],
+    ...(RUNC ? [['runc', 'rshared'], ['runc', 'rslave'], ['runc', 'rprivate']] : [])]) as ['ocirun' | 'runc', string][])(
+    '%s: an %s volume propagates as Kubernetes expects', async (runtime, mode) => {
+      const vol = mkdtempSync(join(h.work, 'vol-'));
+      sys('mount', '-t', 'tmpfs', 'tmpfs', vol);
+      hostMounts.push(vol);
+      sys('mount', '--make-shared', vol);
+      mkdirSync(join(vol, 'from-host'));
+      hostMounts.push(join(vol, 'from-host'), join(vol, 'from-ctr'));
+      const id = h.id();
+      const bundle = h.bundle((s) => {
+        s.process!.args = ['sh', '-c', 'mkdir /vol/from-ctr && mount -t tmpfs ctr /vol/from-ctr && exec sleep 30'];
+        for (const set of ['bounding', 'effective', 'permitted'] as const) s.process!.capabilities![set]!.push('CAP_SYS_ADMIN');
+        s.mounts!.push(bind('/vol', vol, [mode]));
+        s.linux!.rootfsPropagation = mode;
+      });
+      expect(h.runWith(runtime, ['create', '--bundle', bundle, id])).toMatchObject({ status: 0, stderr: '' });
+      const pid = JSON.parse(h.runWith(runtime, ['state', id]).stdout).pid;
+      expect(h.runWith(runtime, ['start', id]).status).toBe(0);
+      const info = (file: string, point: string): string[] | undefined => {
+        const line = readFileSync(file, 'utf8').split('\n').find((l) => l.split(' ')[4] === point);
+        return line?.slice(0, line.indexOf(' - ')).split(' ').slice(6);
+      };
+      await waitFor(() => info(`/proc/${pid}/mountinfo`, '/vol/from-ctr') !== undefined);
+      sys('mount', '-t', 'tmpfs', 'host', join(vol, 'from-host'));
+      const hostPeer = info('/proc/self/mountinfo', vol)!.find((f) => f.startsWith('shared:'))!.split(':')[1];
+      expect(info(`/proc/${pid}/mountinfo`, '/vol')).toEqual(
+        { rshared: [`shared:${hostPeer}`], rslave: [`master:${hostPeer}`], rprivate: [] }[mode]);
+      if (mode !== 'rprivate') await waitFor(() => info(`/proc/${pid}/mountinfo`, '/vol/from-host') !== undefined);
+      else expect(info(`/proc/${pid}/mountinfo`, '/vol/from-host')).toBeUndefined();
+      expect(info('/proc/self/mountinfo', join(vol, 'from-ctr')) !== undefined).toBe(mode === 'rshared');
+      expect(h.runWith(runtime, ['delete', '--force', id]).status).toBe(0);
+    });
 
   it('shows files through an id-mapped mount with the mapped owner', () => {
     const tree = hostTree();
