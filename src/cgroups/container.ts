@@ -30,7 +30,7 @@ export function planContainerCgroup(ctx: RuntimeContext, spec: Spec, id: string,
     return undefined;
   }
   if (ctx.cgroupManager === 'systemd') {
-    throw new OciError('ERR_NOT_SUPPORTED', '--cgroup-manager systemd: not supported (ocirun manages cgroups through cgroupfs)');
+    throw new OciError('ERR_NOT_SUPPORTED', '--systemd-cgroup (--cgroup-manager systemd): not supported yet (ocirun manages cgroups through cgroupfs; use the cgroupfs driver, SystemdCgroup = false)');
   }
   const record = planCgroupRecord(spec.linux?.cgroupsPath, id, layout);
   if (resources) checkHostSupport(resources, record.version, layout);

@@ -14,6 +14,7 @@ interface GlobalOptions {
   logFormat: LogFormat;
   debug: boolean;
   cgroupManager?: 'cgroupfs' | 'systemd' | 'disabled';
+  systemdCgroup?: boolean;
 }
 
 /** Commands that end with a status of their own (run, exec: the process's) report it here. */
@@ -30,6 +31,8 @@ function buildProgram(setExitCode: SetExitCode): { program: Command; context: ()
     .option('--debug', 'enable debug logging', false)
     // crun's flag; podman passes "disabled" for containers run with --cgroups=disabled.
     .addOption(new Option('--cgroup-manager <manager>', 'cgroup manager (crun compatible)').choices(['cgroupfs', 'systemd', 'disabled']))
+    // runc's spelling of --cgroup-manager systemd; containerd's shim passes it with SystemdCgroup = true.
+    .option('--systemd-cgroup', 'use the systemd cgroup manager (runc compatible)')
     .showSuggestionAfterError(false)
     // Global flags before the command, as runc takes them; exec passes the rest to its command.
     .enablePositionalOptions()
@@ -51,7 +54,7 @@ function buildProgram(setExitCode: SetExitCode): { program: Command; context: ()
   const context = (): RuntimeContext => {
     if (!ctx) {
       const g = program.opts<GlobalOptions>();
-      ctx = createContext({ root: g.root, logger: logger(), debug: g.debug, cgroupManager: g.cgroupManager });
+      ctx = createContext({ root: g.root, logger: logger(), debug: g.debug, cgroupManager: g.systemdCgroup ? 'systemd' : g.cgroupManager });
     }
     return ctx;
   };
