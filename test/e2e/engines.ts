@@ -167,6 +167,29 @@ export class PodmanEnv {
   }
 }
 
+/** Starts containerd on dir/config.toml (log: dir/containerd.log) and waits until `ctr version` answers. */
+export async function startContainerd(dir: string, ctr: (args: string[]) => Run, timeoutMs = 20_000): Promise<ChildProcess> {
+  const log = join(dir, 'containerd.log');
+  const daemon = spawn('sh', ['-c', `exec containerd --config "${dir}/config.toml" >"${log}" 2>&1`], { stdio: 'ignore' });
+  const deadline = Date.now() + timeoutMs;
+  while (ctr(['version']).status !== 0) {
+    if (Date.now() > deadline || daemon.exitCode !== null) {
+      await stopDaemon(daemon);
+      throw new Error(`containerd did not start: ${readFileSync(log, 'utf8')}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return daemon;
+}
+
+/** SIGTERM to a daemon we started, and wait for its exit. */
+export async function stopDaemon(daemon?: ChildProcess): Promise<void> {
+  if (!daemon || daemon.exitCode !== null || daemon.signalCode !== null) return;
+  const exited = new Promise((r) => daemon.once('exit', r));
+  daemon.kill('SIGTERM');
+  await exited;
+}
+
 export class ContainerdEnv {
   private daemon?: ChildProcess;
   private readonly cgroupsBefore = new Set(cgroupParents('default'));
@@ -188,13 +211,7 @@ export class ContainerdEnv {
       '[ttrpc]', `  address = "${dir}/containerd.sock.ttrpc"`,
       '[debug]', `  address = "${dir}/debug.sock"`, '',
     ].join('\n'));
-    const log = join(dir, 'containerd.log');
-    env.daemon = spawn('sh', ['-c', `exec containerd --config "${dir}/config.toml" >"${log}" 2>&1`], { stdio: 'ignore' });
-    const deadline = Date.now() + 20_000;
-    while (env.ctr(['version']).status !== 0) {
-      if (Date.now() > deadline || env.daemon.exitCode !== null) throw new Error(`containerd did not start: ${readFileSync(log, 'utf8')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    env.daemon = await startContainerd(dir, (args) => env.ctr(args));
     return env;
   }
 
@@ -227,11 +244,7 @@ export class ContainerdEnv {
       for (let i = 0; i < 50 && this.ctr(['task', 'delete', id]).stderr.includes('running'); i++) await new Promise((r) => setTimeout(r, 100));
       this.ctr(['container', 'delete', id]);
     }
-    if (this.daemon && this.daemon.exitCode === null) {
-      const exited = new Promise((r) => this.daemon!.once('exit', r));
-      this.daemon.kill('SIGTERM');
-      await exited;
-    }
+    await stopDaemon(this.daemon);
     unmountAll(this.dir);
     for (const d of cgroupParents('default')) if (!this.cgroupsBefore.has(d)) removeCgroupTree(d);
     rmSync(this.dir, { recursive: true, force: true });

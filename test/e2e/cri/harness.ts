@@ -7,14 +7,14 @@
 // cgroups) is recorded before and removed in destroy().
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error plain JS module without types
 import { buildBusyboxRootfs } from '../../../rootfs-tools/default-bundle.mjs';
-import { OCIRUN, have, isRoot, killProcessesMentioning, removeCgroupTree, unmountAll } from '../engines.js';
+import { OCIRUN, have, isRoot, killProcessesMentioning, removeCgroupTree, startContainerd, stopDaemon, unmountAll } from '../engines.js';
 import { BUSYBOX_IMAGE, PAUSE_IMAGE, buildImages } from './images.js';
 
 export { BUSYBOX_IMAGE, PAUSE_IMAGE };
@@ -122,12 +122,8 @@ export class CriEnv {
     const tarballs = buildImages(d, rootfs);
 
     const log = join(d, 'containerd.log');
-    this.daemon = spawn('sh', ['-c', `exec containerd --config "${d}/config.toml" >"${log}" 2>&1`], { stdio: 'ignore' });
+    this.daemon = await startContainerd(d, (args) => this.ctr(args), 30_000);
     const deadline = Date.now() + 30_000;
-    while (this.ctr(['version']).status !== 0) {
-      if (Date.now() > deadline || this.daemon.exitCode !== null) throw new Error(`containerd did not start: ${readFileSync(log, 'utf8')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
     for (const t of tarballs) {
       const r = this.ctr(['-n', 'k8s.io', 'images', 'import', '--platform', 'linux/amd64', t]);
       if (r.status !== 0) throw new Error(`ctr images import ${t}: ${r.stderr}`);
@@ -272,11 +268,7 @@ export class CriEnv {
       for (const p of pods) await this.removePod(p.id).catch(() => undefined);
     } catch { /* the daemon is gone: the sweep below still runs */ }
     for (const c of this.clients) c.close();
-    if (this.daemon && this.daemon.exitCode === null) {
-      const exited = new Promise((r) => this.daemon!.once('exit', r));
-      this.daemon.kill('SIGTERM');
-      await exited;
-    }
+    await stopDaemon(this.daemon);
     // Shims (and their containers) of a daemon that died mid-test outlive it.
     killProcessesMentioning(this.dir);
     unmountAll(this.dir);
