@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error plain JS module without types
-import { buildBusyboxRootfs } from '../../../rootfs-tools/default-bundle.mjs';
+import { buildBusyboxRootfs } from '../../../scripts/default-bundle.mjs';
 import { OCIRUN, have, isRoot, killProcessesMentioning, removeCgroupTree, startContainerd, stopDaemon, unmountAll } from '../engines.js';
 import { BUSYBOX_IMAGE, PAUSE_IMAGE, buildImages } from './images.js';
 
