@@ -62,6 +62,9 @@ export class CriEnv {
   }
 
   static async create(): Promise<CriEnv> {
+    const orphans = unmountedV1Hierarchies();
+    // containerd's shim then finds no stats and misses OOM kills, for every runtime alike.
+    if (orphans.length > 0) throw new Error(`host: cgroup v1 hierarchies ${orphans.join(' ')} exist but are not mounted (left by an earlier test?)`);
     const dir = mkdtempSync(join(tmpdir(), 'ocirun-e2e-cri-'));
     chmodSync(dir, 0o711);
     const env = new CriEnv(dir);
@@ -296,4 +299,12 @@ export class CriEnv {
 /** A container's cgroup v1 file under the cgroupfs driver (`<pod cgroup_parent>/<id>`), as text. */
 export function cgroupV1File(pod: { config: Msg }, id: string, controller: string, file: string): string {
   return readFileSync(join(CGROUP_ROOT, controller, pod.config.linux.cgroup_parent, id, file), 'utf8').trim();
+}
+
+/** v1 hierarchies processes are in (/proc/self/cgroup) that no mount shows: what a test mounting one privately leaves. */
+function unmountedV1Hierarchies(): string[] {
+  const mounted = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => / - cgroup /.test(l))
+    .map((l) => l.split(' ').at(-1)!.split(','));
+  return readFileSync('/proc/self/cgroup', 'utf8').split('\n').map((l) => l.split(':')[1]).filter((c): c is string => Boolean(c))
+    .filter((c) => !mounted.some((opts) => c.split(',').every((x) => opts.includes(x))));
 }
