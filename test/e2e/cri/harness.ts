@@ -62,9 +62,11 @@ export class CriEnv {
   }
 
   static async create(): Promise<CriEnv> {
-    const orphans = unmountedV1Hierarchies();
-    // containerd's shim then finds no stats and misses OOM kills, for every runtime alike.
-    if (orphans.length > 0) throw new Error(`host: cgroup v1 hierarchies ${orphans.join(' ')} exist but are not mounted (left by an earlier test?)`);
+    // containerd's shim finds no stats and misses OOM kills, for every runtime
+    // alike, while a v1 hierarchy that no mount shows still lists in
+    // /proc/*/cgroup (what a test mounting one in a private namespace can leave).
+    const orphans = releaseUnmountedV1Hierarchies();
+    if (orphans.length > 0) throw new Error(`host: cgroup v1 hierarchies ${orphans.join(' ')} exist but are not mounted, and still have cgroups`);
     const dir = mkdtempSync(join(tmpdir(), 'ocirun-e2e-cri-'));
     chmodSync(dir, 0o711);
     const env = new CriEnv(dir);
@@ -307,4 +309,19 @@ function unmountedV1Hierarchies(): string[] {
     .map((l) => l.split(' ').at(-1)!.split(','));
   return readFileSync('/proc/self/cgroup', 'utf8').split('\n').map((l) => l.split(':')[1]).filter((c): c is string => Boolean(c))
     .filter((c) => !mounted.some((opts) => c.split(',').every((x) => opts.includes(x))));
+}
+
+/**
+ * The kernel frees an unmounted v1 hierarchy at its last umount if it has no
+ * cgroups left; one that still had (dying) cgroups then lingers. Mounting and
+ * unmounting it in a private mount namespace lets the kernel free it now; a
+ * hierarchy that still has cgroups stays, and is returned.
+ */
+function releaseUnmountedV1Hierarchies(): string[] {
+  for (const controllers of unmountedV1Hierarchies()) {
+    const dir = mkdtempSync(join(tmpdir(), 'ocirun-cri-cgv1-'));
+    spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t cgroup -o "$1" none "$2" && umount "$2"', 'sh', controllers, dir]);
+    rmdirSync(dir);
+  }
+  return unmountedV1Hierarchies();
 }
