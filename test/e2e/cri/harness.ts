@@ -65,7 +65,7 @@ export class CriEnv {
     // containerd's shim finds no stats and misses OOM kills, for every runtime
     // alike, while a v1 hierarchy that no mount shows still lists in
     // /proc/*/cgroup (what a test mounting one in a private namespace can leave).
-    const orphans = releaseUnmountedV1Hierarchies();
+    const orphans = await releaseUnmountedV1Hierarchies();
     if (orphans.length > 0) throw new Error(`host: cgroup v1 hierarchies ${orphans.join(' ')} exist but are not mounted, and still have cgroups`);
     const dir = mkdtempSync(join(tmpdir(), 'ocirun-e2e-cri-'));
     chmodSync(dir, 0o711);
@@ -317,11 +317,13 @@ function unmountedV1Hierarchies(): string[] {
  * unmounting it in a private mount namespace lets the kernel free it now; a
  * hierarchy that still has cgroups stays, and is returned.
  */
-function releaseUnmountedV1Hierarchies(): string[] {
+async function releaseUnmountedV1Hierarchies(): Promise<string[]> {
   for (const controllers of unmountedV1Hierarchies()) {
     const dir = mkdtempSync(join(tmpdir(), 'ocirun-cri-cgv1-'));
     spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t cgroup -o "$1" none "$2" && umount "$2"', 'sh', controllers, dir]);
     rmdirSync(dir);
   }
+  // The kernel frees the hierarchy after an RCU grace period, not at once.
+  for (let i = 0; i < 50 && unmountedV1Hierarchies().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
   return unmountedV1Hierarchies();
 }
