@@ -1,4 +1,14 @@
 {
+  "variables": {
+    # The helper-spawning library (native/spawn): linked into the addon and the front end.
+    "spawn_sources": [
+      "native/spawn/memfd.cc",
+      "native/spawn/child.cc",
+      "native/spawn/records.cc",
+      "native/spawn/pidfd_of.cc",
+      "native/spawn/spawn.cc"
+    ]
+  },
   "targets": [
     {
       # The Node addon: spawns the init helper, waits for exits, small fs helpers.
@@ -6,9 +16,7 @@
       "sources": [
         "native/addon/addon.cc",
         "native/addon/errors.cc",
-        "native/addon/memfd.cc",
-        "native/addon/child.cc",
-        "native/addon/records.cc",
+        "<@(spawn_sources)",
         "native/addon/spawn.cc",
         "native/addon/exitwatch.cc",
         "native/addon/pidfd.cc",
@@ -16,7 +24,9 @@
         "native/addon/terminal.cc",
         "native/addon/execwait.cc",
         "native/addon/hookgate.cc",
-        "native/addon/bpf.cc"
+        "native/addon/bpf.cc",
+        "native/addon/engine.cc",
+        "native/engine/wire.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
@@ -61,6 +71,26 @@
       "ldflags": ["-static", "-Wl,--gc-sections"],
       # libseccomp.a (Debian libseccomp-dev): compiles the seccomp profile to BPF.
       "libraries": ["-lseccomp"]
+    },
+    {
+      # ocirun, the command engines run: hands each call to the resident daemon
+      # (src/daemon) and starts the init helper itself. Static, no Node.
+      "target_name": "ocirun",
+      "type": "executable",
+      "sources": [
+        "<@(spawn_sources)",
+        "native/engine/wire.cc",
+        "native/frontend/main.cc",
+        "native/frontend/paths.cc",
+        "native/frontend/daemon_link.cc",
+        "native/frontend/call.cc"
+      ],
+      # build/gen/build-config.h: the build id, from scripts/build-id.mjs (run by npm's install and build).
+      "include_dirs": ["native", "<(module_root_dir)/build/gen"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_cc": ["-std=c++20", "-O2", "-fno-rtti", "-fstack-protector-strong", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "ldflags": ["-static", "-Wl,--gc-sections"]
     }
   ]
 }

@@ -90,7 +90,7 @@ if [ ! -d node_modules ] || [ ! -f "$lock_marker" ] || [ -n "$(find package-lock
 fi
 
 # (d) Build outputs: missing, or older than a source file.
-outputs="build/Release/ocirun_native.node build/Release/ocirun-init dist/cli/main.js rootfs-tools/dist/unpack.js"
+outputs="build/Release/ocirun_native.node build/Release/ocirun-init build/Release/ocirun dist/cli/main.js rootfs-tools/dist/unpack.js"
 sources=
 for s in native src binding.gyp tsconfig.json rootfs-tools/src rootfs-tools/tsconfig.json; do
   [ -e "$s" ] && sources="$sources $s"

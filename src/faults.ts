@@ -1,7 +1,9 @@
 // Crash injection for the reliability tests: OCIRUN_TEST_CRASH_AT=<step> makes
 // the runtime SIGKILL itself at that step, so tests can check that every
 // half-done operation is reported truthfully and cleaned up by delete --force.
-const target = process.env.OCIRUN_TEST_CRASH_AT;
+// Read from the caller's environment: in the daemon that kills the daemon, at
+// the same step, which is what the engine crash tests need.
+import type { RuntimeContext } from './context.js';
 
 export type CrashStep =
   | 'create:claimed' | 'create:spawned' | 'create:recorded' | 'create:committed'
@@ -9,6 +11,6 @@ export type CrashStep =
   | 'exec:spawned'
   | 'delete:killed';
 
-export function crashPoint(step: CrashStep): void {
-  if (target === step) process.kill(process.pid, 'SIGKILL');
+export function crashPoint(ctx: RuntimeContext, step: CrashStep): void {
+  if (ctx.caller.env.OCIRUN_TEST_CRASH_AT === step) process.kill(process.pid, 'SIGKILL');
 }

@@ -9,6 +9,8 @@ export interface LoggerOptions {
   file?: string;
   format?: LogFormat;
   debug?: boolean;
+  /** Where messages go without --log (and when it cannot be written); default 2. */
+  stderr?: number;
 }
 
 export class Logger {
@@ -33,7 +35,7 @@ export class Logger {
       }
     }
     // Plain writeSync: process.stderr would switch a shared pipe to non-blocking mode.
-    writeSync(2, line);
+    writeSync(this.opts.stderr ?? 2, line);
   }
 
   debug(msg: string): void { this.emit('debug', msg); }

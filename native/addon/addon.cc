@@ -13,6 +13,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterTerminal(env, exports);
   RegisterExecWait(env, exports);
   RegisterBpf(env, exports);
+  RegisterEngine(env, exports);
   return exports;
 }
 

@@ -26,5 +26,6 @@ void RegisterFsOps(Napi::Env env, Napi::Object exports);
 void RegisterTerminal(Napi::Env env, Napi::Object exports);   // terminal.cc
 void RegisterExecWait(Napi::Env env, Napi::Object exports);   // execwait.cc
 void RegisterBpf(Napi::Env env, Napi::Object exports);        // bpf.cc
+void RegisterEngine(Napi::Env env, Napi::Object exports);     // engine.cc
 
 }  // namespace ocirun

@@ -4,22 +4,9 @@
 
 #include <string>
 
+#include "spawn/syserror.h"
+
 namespace ocirun {
-
-// A failure captured off the JS thread (AsyncWorker::Execute, the exit watcher)
-// and turned into a JS Error later, once we are back on the JS thread.
-struct SysError {
-  int err = 0;           // positive errno; 0 when the failure has no errno
-  std::string syscall;   // may be empty
-  std::string path;      // may be empty
-  std::string message;   // what we were doing, for humans; may be empty
-
-  static SysError Errno(int err, std::string syscall, std::string path = {}, std::string message = {}) {
-    return SysError{err, std::move(syscall), std::move(path), std::move(message)};
-  }
-  // A failure with no errno (protocol violation, unexpected helper exit).
-  static SysError Plain(std::string message) { return SysError{0, {}, {}, std::move(message)}; }
-};
 
 // A SystemError (src/errors.ts) with .code (errno name), .errno (negative, as
 // in Node), .syscall, .path; with err == 0 an OciError with code

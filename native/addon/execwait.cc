@@ -6,8 +6,8 @@
 
 #include "addon/addon.h"
 #include "addon/errors.h"
-#include "addon/fd.h"
-#include "addon/records.h"
+#include "spawn/fd.h"
+#include "spawn/records.h"
 #include "common/protocol.h"
 
 namespace ocirun {

@@ -17,8 +17,8 @@
 
 #include "addon/addon.h"
 #include "addon/errors.h"
-#include "addon/fd.h"
-#include "addon/pidfd.h"
+#include "spawn/fd.h"
+#include "spawn/pidfd_of.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3

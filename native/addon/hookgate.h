@@ -10,19 +10,20 @@
 #include <memory>
 
 #include "addon/errors.h"
+#include "spawn/spawn.h"
 
 namespace ocirun {
 
-class HookGate {
+class HookGate : public HookNotifier {
  public:
   // From opts.onHooks(pid, fd); nullptr when absent. Throws a TypeError (C++
   // exception) when it is not a function. Create it last: from here on it
   // keeps the event loop alive until Release().
   static std::shared_ptr<HookGate> FromOptions(Napi::Env env, Napi::Object opts);
-  ~HookGate();
+  ~HookGate() override;
 
   // Worker thread: queues onHooks(pid, dup(sock)) on the JS thread.
-  bool Notify(pid_t pid, int sock, SysError* err);
+  bool Notify(pid_t pid, int sock, SysError* err) override;
   // Worker thread, once the spawn is over either way.
   void Release();
 

@@ -19,7 +19,7 @@
 
 #include "addon/addon.h"
 #include "addon/errors.h"
-#include "addon/fd.h"
+#include "spawn/fd.h"
 
 namespace ocirun {
 namespace {

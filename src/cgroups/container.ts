@@ -7,7 +7,7 @@ import type { RuntimeContext } from '../context.js';
 import { OciError } from '../errors.js';
 import type { LinuxResources, Spec } from '../oci/types.js';
 import { managerFor, planCgroupRecord, type CgroupPlacement, type CgroupRecord } from './index.js';
-import { CGROUP_ROOT, hostLayout, type CgroupLayout } from './layout.js';
+import { CGROUP_ROOT, hostLayout, membershipOf, type CgroupLayout } from './layout.js';
 import { resolveCgroupDirs } from './path.js';
 import { v1Unsupported, v1Writes } from './v1-resources.js';
 import { v2Unsupported, v2Writes } from './v2-resources.js';
@@ -32,7 +32,8 @@ export function planContainerCgroup(ctx: RuntimeContext, spec: Spec, id: string,
   if (ctx.cgroupManager === 'systemd') {
     throw new OciError('ERR_NOT_SUPPORTED', '--systemd-cgroup (--cgroup-manager systemd): not supported yet (ocirun manages cgroups through cgroupfs; use the cgroupfs driver, SystemdCgroup = false)');
   }
-  const record = planCgroupRecord(spec.linux?.cgroupsPath, id, layout);
+  // A relative cgroupsPath is below the caller's cgroup (the daemon's is the top one).
+  const record = planCgroupRecord(spec.linux?.cgroupsPath, id, layout, () => membershipOf(ctx.caller.pid));
   if (resources) checkHostSupport(resources, record.version, layout);
   // Refused here, before anything is made: a failed create must not touch someone else's processes.
   // A taken ID is left to the claim, whose "already exists" says more than its busy cgroup would.

@@ -67,8 +67,10 @@ export function cgroupVersion(layout: CgroupLayout = hostLayout()): 1 | 2 {
 }
 
 /** The record for a new container: nothing is created yet, only decided. */
-export function planCgroupRecord(cgroupsPath: string | undefined, id: string, layout: CgroupLayout = hostLayout()): CgroupRecord {
-  const dirs = resolveCgroupDirs(cgroupsPath, id, layout);
+export function planCgroupRecord(
+  cgroupsPath: string | undefined, id: string, layout: CgroupLayout = hostLayout(), self?: () => Map<string, string>,
+): CgroupRecord {
+  const dirs = resolveCgroupDirs(cgroupsPath, id, layout, self);
   return { version: cgroupVersion(layout), dirs, created: Object.values(dirs).filter((d) => !existsSync(d)) };
 }
 

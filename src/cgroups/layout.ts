@@ -74,6 +74,11 @@ export function selfMembership(): Map<string, string> {
   return parseMembership(readFileSync('/proc/self/cgroup', 'utf8'));
 }
 
+/** The cgroups of process `pid`, as selfMembership gives ours. */
+export function membershipOf(pid: number): Map<string, string> {
+  return pid === process.pid ? selfMembership() : parseMembership(readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
+}
+
 /** Our own cgroup's directory in the v2 hierarchy of a unified host, if it is visible. */
 export function ownV2Dir(layout: CgroupLayout = hostLayout(), self: () => Map<string, string> = selfMembership): string | undefined {
   const h = layout.hierarchies.find((x) => x.version === 2);

@@ -1,12 +1,12 @@
 // The cgroup commands, flags as runc spells them: pause, resume, ps, events,
 // update. Parsing only; the work is in src/lifecycle/{pause,ps,stats,update}.ts.
 import type { Command } from 'commander';
-import { readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { print } from './report.js';
 import type { RuntimeContext } from '../context.js';
 import { OciError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
 
-const out = (s: string): void => { writeSync(1, s); };
 
 export function registerCgroupCommands(program: Command, ctx: () => RuntimeContext): void {
   program.command('pause')
@@ -38,7 +38,7 @@ export function registerCgroupCommands(program: Command, ctx: () => RuntimeConte
       if (o.format === 'json' && psArgs.length > 0) throw new OciError('ERR_INVALID_ARGUMENT', 'ps arguments cannot be used with --format json');
       if (psArgs[0] === '--') psArgs = psArgs.slice(1);
       const pids = containerPids(ctx(), id);
-      out(o.format === 'json' ? `${JSON.stringify(pids)}\n` : psTable(pids, psArgs));
+      print(ctx(), o.format === 'json' ? `${JSON.stringify(pids)}\n` : psTable(pids, psArgs));
     });
 
   program.command('events')
@@ -51,7 +51,7 @@ export function registerCgroupCommands(program: Command, ctx: () => RuntimeConte
       const { toJson } = await import('../cgroups/stats.js');
       const intervalMs = parseDuration(o.interval);
       if (o.stats) {
-        out(`${toJson({ type: 'stats', id, data: containerStats(ctx(), id) })}\n`);
+        print(ctx(), `${toJson({ type: 'stats', id, data: containerStats(ctx(), id) })}\n`);
         return;
       }
       const abort = new AbortController();
@@ -59,7 +59,7 @@ export function registerCgroupCommands(program: Command, ctx: () => RuntimeConte
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       try {
-        for await (const e of containerEvents(ctx(), id, { intervalMs, signal: abort.signal })) out(`${toJson(e)}\n`);
+        for await (const e of containerEvents(ctx(), id, { intervalMs, signal: abort.signal })) print(ctx(), `${toJson(e)}\n`);
       } finally {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);

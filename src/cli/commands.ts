@@ -1,12 +1,12 @@
 // One definition per command: flags as runc spells them, then a call into the library.
 import type { Command } from 'commander';
-import { writeSync } from 'node:fs';
 import type { RuntimeContext } from '../context.js';
 import type { SetExitCode } from './main.js';
 import { createIoOptions, registerExecCommand, withIoFlags, type IoFlags } from './exec-command.js';
 import { registerCgroupCommands } from './cgroup-commands.js';
 
-const out = (s: string): void => { writeSync(1, s); };
+import { print } from './report.js';
+import { resolve } from 'node:path';
 
 export function registerCommands(program: Command, ctx: () => RuntimeContext, setExitCode: SetExitCode): void {
   program.command('spec')
@@ -15,7 +15,7 @@ export function registerCommands(program: Command, ctx: () => RuntimeContext, se
     .option('--rootless', 'generate a configuration for a rootless container', false)
     .action(async (o: { bundle: string; rootless: boolean }) => {
       const { writeDefaultSpec } = await import('../lifecycle/spec.js');
-      writeDefaultSpec(o.bundle, { rootless: o.rootless });
+      writeDefaultSpec(resolve(ctx().caller.cwd, o.bundle), { rootless: o.rootless });
     });
 
   withIoFlags(program.command('create'))
@@ -26,7 +26,7 @@ export function registerCommands(program: Command, ctx: () => RuntimeContext, se
     .option('--no-pivot', 'use chroot instead of pivot_root (for ramdisk roots)')
     .action(async (id: string, o: { bundle: string; pidFile?: string; pivot: boolean } & IoFlags) => {
       const { createCommand } = await import('./hot.js');
-      await createCommand(ctx(), id, { bundle: o.bundle, pidFile: o.pidFile, noPivot: !o.pivot }, createIoOptions(o));
+      await createCommand(ctx(), id, { bundle: o.bundle, pidFile: o.pidFile, noPivot: !o.pivot }, createIoOptions(o, ctx()));
     });
 
   program.command('start')
@@ -48,7 +48,7 @@ export function registerCommands(program: Command, ctx: () => RuntimeContext, se
     .action(async (id: string, o: { bundle: string; pidFile?: string; pivot: boolean; detach: boolean; keep: boolean } & IoFlags) => {
       const { runCommand } = await import('./hot.js');
       const flags = { bundle: o.bundle, pidFile: o.pidFile, noPivot: !o.pivot, detach: o.detach, keep: o.keep };
-      setExitCode(await runCommand(ctx(), id, flags, createIoOptions(o)));
+      setExitCode(await runCommand(ctx(), id, flags, createIoOptions(o, ctx())));
     });
 
   program.command('state')
@@ -85,7 +85,7 @@ export function registerCommands(program: Command, ctx: () => RuntimeContext, se
     .action(async (o: { format: string; quiet: boolean }) => {
       const { listContainers } = await import('../lifecycle/query.js');
       const { formatList } = await import('./format.js');
-      out(formatList(listContainers(ctx()), o));
+      print(ctx(), formatList(listContainers(ctx()), o));
     });
 
   program.command('unpack')
@@ -108,7 +108,7 @@ export function registerCommands(program: Command, ctx: () => RuntimeContext, se
     .description('print the features this runtime implements, as JSON')
     .action(async () => {
       const { features } = await import('../features.js');
-      out(JSON.stringify(features(), null, 2) + '\n');
+      print(ctx(), JSON.stringify(features(), null, 2) + '\n');
     });
 
   registerExecCommand(program, ctx, setExitCode);

@@ -35,8 +35,8 @@ export function ioOptions(o: IoFlags): { consoleSocket?: string; pidfdSocket?: s
 }
 
 /** create and run also pass socket-activation fds on (LISTEN_FDS/LISTEN_PID naming this process). */
-export function createIoOptions(o: IoFlags): ReturnType<typeof ioOptions> & { listenFds: number } {
-  return { ...ioOptions(o), listenFds: listenFdsFromEnv() };
+export function createIoOptions(o: IoFlags, ctx: RuntimeContext): ReturnType<typeof ioOptions> & { listenFds: number } {
+  return { ...ioOptions(o), listenFds: listenFdsFromEnv(ctx.caller.env, ctx.caller.pid) };
 }
 
 interface ExecFlags extends IoFlags {
@@ -105,7 +105,7 @@ export function registerExecCommand(program: Command, ctx: () => RuntimeContext,
         const { execProcess, readProcessFile } = await import('../lifecycle/exec.js');
         if (o.process === undefined && command.length === 0) throw new Error('exec needs a command (or --process FILE)');
         setExitCode(await execProcess(ctx(), id, {
-          process: o.process === undefined ? undefined : readProcessFile(o.process),
+          process: o.process === undefined ? undefined : readProcessFile(o.process, ctx().caller.cwd),
           args: command, env: o.env, cwd: o.cwd, ...user, additionalGids: parseGids(o.additionalGids),
           caps: o.cap, noNewPrivileges: o.newPrivs === false ? true : undefined, tty: o.tty,
           apparmorProfile: o.apparmor, detach: o.detach, pidFile: o.pidFile, ignorePaused: o.ignorePaused,

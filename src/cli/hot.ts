@@ -1,6 +1,6 @@
-// Command bodies shared by the commander CLI and its fast path (fast.ts), so
-// that both behave and print identically whichever parsed the arguments.
-import { closeSync, writeSync } from 'node:fs';
+// The bodies of the commands engines call most (create, run, state).
+import { closeSync } from 'node:fs';
+import { print } from './report.js';
 import type { RuntimeContext } from '../context.js';
 import { containerState } from '../lifecycle/query.js';
 
@@ -13,7 +13,7 @@ export interface RunFlags extends CreateFlags { detach: boolean; keep: boolean }
 export interface CreateIo { consoleSocket?: string; pidfdSocket?: string; preserveFds?: number; listenFds: number }
 
 export function printState(ctx: RuntimeContext, id: string): void {
-  writeSync(1, JSON.stringify(containerState(ctx, id), null, 2) + '\n');
+  print(ctx, JSON.stringify(containerState(ctx, id), null, 2) + '\n');
 }
 
 export async function createCommand(ctx: RuntimeContext, id: string, f: CreateFlags, io: CreateIo): Promise<void> {

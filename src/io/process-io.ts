@@ -11,10 +11,12 @@
 // process's environment, then --preserve-fds N more. They reach the process
 // as 3, 4, ... and nothing else of ours does.
 import { closeSync, fstatSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { native } from '../native/binding.js';
 import type { HelperPlan } from '../native/plan-schema.js';
 import type { Process } from '../oci/types.js';
 import { OciError } from '../errors.js';
+import { localCaller, type Caller } from '../caller.js';
 
 export interface ProcessIoOptions {
   /** --console-socket: AF_UNIX stream socket that receives the pty master. */
@@ -65,18 +67,21 @@ export class ProcessIo {
   private helperEnd = -1;
   private ourEnd = -1;
 
-  constructor(process: Process, private readonly opts: ProcessIoOptions) {
+  constructor(process: Process, private readonly opts: ProcessIoOptions, private readonly caller: Caller = localCaller()) {
     this.terminal = process.terminal === true;
     checkTerminal(this.terminal, opts.attached ?? false, opts.consoleSocket);
     if (process.consoleSize) this.size = { rows: process.consoleSize.height, cols: process.consoleSize.width };
     const listen = checkCount(opts.listenFds, 'LISTEN_FDS');
     const preserve = checkCount(opts.preserveFds, '--preserve-fds');
-    this.userFds = Array.from({ length: listen + preserve }, (_, i) => 3 + i);
-    for (const fd of this.userFds) {
+    // The caller's fds 3, 4, ...: in the daemon these are the copies the front end sent.
+    this.userFds = Array.from({ length: listen + preserve }, (_, i) => caller.fd(3 + i));
+    for (const [i, fd] of this.userFds.entries()) {
       try {
+        if (fd < 0) throw new Error('not open');
         fstatSync(fd);
       } catch {
-        const what = fd < 3 + listen ? `LISTEN_FDS: fd ${fd} (of ${listen})` : `--preserve-fds: fd ${fd} (of ${preserve})`;
+        const n = 3 + i;
+        const what = n < 3 + listen ? `LISTEN_FDS: fd ${n} (of ${listen})` : `--preserve-fds: fd ${n} (of ${preserve})`;
         throw new OciError('ERR_INVALID_ARGUMENT', `${what} is not open`);
       }
     }
@@ -94,7 +99,7 @@ export class ProcessIo {
     if (!this.terminal) return this.userFds;
     const addon = native();
     if (this.opts.consoleSocket !== undefined) {
-      this.helperEnd = addon.connectUnix(this.opts.consoleSocket);
+      this.helperEnd = addon.connectUnix(resolve(this.caller.cwd, this.opts.consoleSocket));
     } else {
       [this.ourEnd, this.helperEnd] = addon.socketPair();
     }

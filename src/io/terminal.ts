@@ -5,12 +5,15 @@
 // when the process is done.
 import { closeSync } from 'node:fs';
 import { native } from '../native/binding.js';
+import type { SignalSource } from '../caller.js';
 
 export interface TerminalOptions {
   /** Copied into the pty; default 0. -1 for nothing. */
   input?: number;
   /** Receives the pty's output; default 1. */
   output?: number;
+  /** Where SIGWINCH comes from; default this process. */
+  signals?: SignalSource;
 }
 
 /**
@@ -46,6 +49,7 @@ export class AttachedTerminal {
   private readonly done: Promise<void>;
   private finished = false;
   private readonly onResize = (): void => this.resize();
+  private readonly signals: SignalSource;
 
   constructor(private readonly master: number, opts: TerminalOptions = {}) {
     const addon = native();
@@ -59,7 +63,8 @@ export class AttachedTerminal {
     let resolve!: () => void;
     this.done = new Promise((r) => { resolve = r; });
     this.proxy = addon.proxyTerminal(master, input, output, resolve);
-    process.on('SIGWINCH', this.onResize);
+    this.signals = opts.signals ?? process;
+    this.signals.on('SIGWINCH', this.onResize);
   }
 
   /** Copies the caller's window size to the pty; the kernel then signals the container's foreground group. */
@@ -82,7 +87,7 @@ export class AttachedTerminal {
 
   /** Puts the caller's terminal back; safe to call from an exit path. */
   restore(): void {
-    process.off('SIGWINCH', this.onResize);
+    this.signals.off('SIGWINCH', this.onResize);
     if (this.saved) {
       try {
         native().restoreTermios(this.savedFd, this.saved);

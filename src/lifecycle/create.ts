@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { RuntimeContext } from '../context.js';
 import { loadBundle } from '../config/load.js';
 import { encodePlan } from '../native/plan-encode.js';
-import { helperPath, native } from '../native/binding.js';
+import { helperPath } from '../native/binding.js';
 import { buildInitPlan } from './init-plan.js';
 import { validateId } from '../state/id.js';
 import { readProcStat } from '../state/proc.js';
@@ -51,7 +51,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   const timer = opts.timing ? new PhaseTimer() : undefined;
   timer?.mark('create.begin');
   validateId(id);
-  const { spec, bundle, rootfs, warnings } = await loadBundle(resolve(opts.bundle), { config: opts.config });
+  const { spec, bundle, rootfs, warnings } = await loadBundle(resolve(ctx.caller.cwd, opts.bundle), { config: opts.config });
   timer?.mark('config.loaded');
   for (const w of warnings) ctx.logger.warn(w);
   const { store } = ctx;
@@ -62,7 +62,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   });
   plan.timing = opts.timing;
   if (cgroup) plan.cgroup = cgroupPlacement(cgroup, spec);
-  const io = new ProcessIo(spec.process!, opts);
+  const io = new ProcessIo(spec.process!, opts, ctx.caller);
   io.applyTo(plan);
   const hookSource = { ociVersion: OCI_VERSION, id, bundle, annotations: spec.annotations };
   plan.hooks = planInitHooks(spec.hooks, hookSource);
@@ -70,7 +70,6 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   timer?.mark('plan.built');
   const planBytes = encodePlan(plan);
   timer?.mark('plan.encoded');
-  const addon = native();
   const helper = helperPath();
 
   const record: ContainerRecord = {
@@ -89,7 +88,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     ...(cgroup ? { cgroup } : {}),
   };
   store.claim(record);
-  crashPoint('create:claimed');
+  crashPoint(ctx, 'create:claimed');
   timer?.mark('state.claimed');
   let pidfd = -1;
   let controlFd = -1;
@@ -99,8 +98,8 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       ctx.logger.debug(`create ${id}: starting init helper`);
       let spawned;
       try {
-        spawned = await addon.spawnContainer({
-          helper, plan: planBytes, stdio: opts.stdio ?? [0, 1, 2], timing: opts.timing, onHooks: gate?.onHooks,
+        spawned = await ctx.caller.spawn({
+          helper, plan: planBytes, stdio: opts.stdio ?? [...ctx.caller.stdio], timing: opts.timing, onHooks: gate?.onHooks,
           extraFds: io.open(),
         });
       } catch (err) {
@@ -109,7 +108,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       }
       ({ pidfd, controlFd } = spawned);
       timer?.add(spawned.timings);
-      crashPoint('create:spawned');
+      crashPoint(ctx, 'create:spawned');
       for (const w of spawned.warnings) ctx.logger.warn(w);
       const stat = readProcStat(spawned.pid);
       if (!stat) throw new Error(`container init (pid ${spawned.pid}) exited during create`);
@@ -117,14 +116,14 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       record.pidStartTime = stat.startTime;
       if (cgroup) finishCgroup(cgroup, spec);
       store.write(record);
-      crashPoint('create:recorded');
+      crashPoint(ctx, 'create:recorded');
       // Recorded: from now on the container may outlive us.
       writeSync(controlFd, 'c');
       closeSync(controlFd);
       controlFd = -1;
-      crashPoint('create:committed');
-      if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(record.pid));
-      if (opts.pidfdSocket !== undefined) sendPidfd(opts.pidfdSocket, pidfd);
+      crashPoint(ctx, 'create:committed');
+      if (opts.pidFile) writeFileAtomic(resolve(ctx.caller.cwd, opts.pidFile), String(record.pid), ctx.caller.fileMode);
+      if (opts.pidfdSocket !== undefined) sendPidfd(resolve(ctx.caller.cwd, opts.pidfdSocket), pidfd);
       ctx.logger.debug(`create ${id}: init pid ${record.pid} waiting on ${EXEC_FIFO}`);
       timer?.mark('create.done');
       return { record, pidfd, timings: timer?.result(), terminal: io.takeMaster() };

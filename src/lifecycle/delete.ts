@@ -44,7 +44,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: Del
       if (record.cgroup) await signalCgroup(record.cgroup, 9);
       const fd = openInit(record);
       if (fd >= 0) await killAndWait(fd);
-      crashPoint('delete:killed');
+      crashPoint(ctx, 'delete:killed');
     }
     // Leftovers (a container without its own pid namespace leaves its children) go with the cgroup.
     await removeCgroup(record.cgroup);

@@ -107,10 +107,10 @@ export function execProcessFrom(config: Spec, o: ExecProcessOverrides): Process 
 }
 
 /** Reads a --process file: one line naming what is wrong. */
-export function readProcessFile(file: string): Process {
+export function readProcessFile(file: string, cwd = process.cwd()): Process {
   let text: string;
   try {
-    const fd = openSync(resolve(file), READ_ANY_FILE);
+    const fd = openSync(resolve(cwd, file), READ_ANY_FILE);
     try {
       const st = fstatSync(fd);
       if (!st.isFile()) throw new Error('not a regular file');
@@ -151,7 +151,7 @@ function buildExecPlan(ctx: RuntimeContext, record: ContainerRecord, p: Process,
     process: { ...full.process, ...planProcess(p, 'exec') },
     debug: ctx.debug,
     targetFd,
-    cgroupProcs: execCgroupProcs(record.pid),
+    cgroupProcs: execCgroupProcs(record.pid, ctx.caller.pid),
   };
 }
 
@@ -167,7 +167,7 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
   // runc's refusal: the new process would join a frozen cgroup and hang there.
   if (status === 'paused' && !opts.ignorePaused) throw new OciError('ERR_NOT_RUNNING', 'cannot exec in a paused container (use --ignore-paused)');
   const p = validated(record.config, opts.process ?? execProcessFrom(record.config, opts));
-  const io = new ProcessIo(p, { consoleSocket: opts.consoleSocket, preserveFds: opts.preserveFds, attached: !opts.detach });
+  const io = new ProcessIo(p, { consoleSocket: opts.consoleSocket, preserveFds: opts.preserveFds, attached: !opts.detach }, ctx.caller);
   const target = openInit(record);
   if (target < 0) throw new OciError('ERR_NOT_RUNNING', 'cannot exec in a stopped container');
   let pidfd = -1;
@@ -176,15 +176,15 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
     const extra = io.open();
     const plan = buildExecPlan(ctx, record, p, 4 + extra.length);
     io.applyTo(plan);
-    const spawned = await native().spawnContainer({
-      helper: helperPath(), plan: encodePlan(plan), stdio: opts.stdio ?? [0, 1, 2], extraFds: [...extra, target],
+    const spawned = await ctx.caller.spawn({
+      helper: helperPath(), plan: encodePlan(plan), stdio: opts.stdio ?? [...ctx.caller.stdio], extraFds: [...extra, target],
     });
     ({ pidfd, controlFd } = spawned);
     for (const w of spawned.warnings) ctx.logger.warn(w);
     const terminal = io.takeMaster();
     // Before the process runs: its first look at the terminal sees the right size.
-    if (terminal !== undefined) copyWindowSize([opts.stdio?.[0] ?? 0, opts.stdio?.[1] ?? 1], terminal);
-    crashPoint('exec:spawned');
+    if (terminal !== undefined) copyWindowSize([opts.stdio?.[0] ?? ctx.caller.stdio[0], opts.stdio?.[1] ?? ctx.caller.stdio[1]], terminal);
+    crashPoint(ctx, 'exec:spawned');
     writeSync(controlFd, 'c');
     const cfd = controlFd;
     controlFd = -1;
@@ -194,8 +194,8 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
       if (terminal !== undefined) closeSync(terminal);
       throw err;
     }
-    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(spawned.pid));
-    if (opts.pidfdSocket !== undefined) sendPidfd(opts.pidfdSocket, pidfd);
+    if (opts.pidFile) writeFileAtomic(resolve(ctx.caller.cwd, opts.pidFile), String(spawned.pid), ctx.caller.fileMode);
+    if (opts.pidfdSocket !== undefined) sendPidfd(resolve(ctx.caller.cwd, opts.pidfdSocket), pidfd);
     ctx.logger.debug(`exec ${id}: pid ${spawned.pid}`);
     return { pid: spawned.pid, pidfd, terminal };
   } catch (err) {
@@ -217,7 +217,7 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
 export async function execProcess(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<number> {
   const forwarded = opts.detach ? [] : opts.forwardSignals ?? [];
   // SIGWINCH is the attached terminal's to handle when there is one: decided after start.
-  const signals = new SignalForwarder(forwarded.filter((s) => s !== 'SIGWINCH'));
+  const signals = new SignalForwarder(forwarded.filter((s) => s !== 'SIGWINCH'), ctx.caller.signals);
   let pidfd = -1;
   let tty: AttachedTerminal | undefined;
   try {
@@ -226,10 +226,10 @@ export async function execProcess(ctx: RuntimeContext, id: string, opts: ExecOpt
     if (opts.detach) return 0;
     const { terminal } = started;
     tty = terminal === undefined ? undefined
-      : new AttachedTerminal(terminal, { input: opts.stdio?.[0] ?? 0, output: opts.stdio?.[1] ?? 1 });
+      : new AttachedTerminal(terminal, { input: opts.stdio?.[0] ?? ctx.caller.stdio[0], output: opts.stdio?.[1] ?? ctx.caller.stdio[1], signals: ctx.caller.signals });
     if (!tty && forwarded.includes('SIGWINCH')) signals.listen('SIGWINCH');
     signals.target(pidfd);
-    const status = await waitExit(pidfd);
+    const status = await ctx.caller.waitExit(started.pid, pidfd);
     return exitCodeOf(status);
   } finally {
     await tty?.finish();

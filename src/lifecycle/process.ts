@@ -4,6 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { native, type ExitStatus } from '../native/binding.js';
 import { isSameLiveProcess } from '../state/proc.js';
 import type { ContainerRecord } from '../state/store.js';
+import type { SignalSource } from '../caller.js';
 
 /**
  * Opens a pidfd for the record's init, or returns -1 if that process is gone.
@@ -81,7 +82,7 @@ export class SignalForwarder {
   private readonly pending: number[] = [];
   private readonly handlers: Array<[NodeJS.Signals, () => void]> = [];
 
-  constructor(signals: readonly NodeJS.Signals[]) {
+  constructor(signals: readonly NodeJS.Signals[], private readonly source: SignalSource = process) {
     for (const sig of signals) this.listen(sig);
   }
 
@@ -91,7 +92,7 @@ export class SignalForwarder {
       if (this.pidfd < 0) this.pending.push(signo);
       else this.send(signo);
     };
-    process.on(sig, handler);
+    this.source.on(sig, handler);
     this.handlers.push([sig, handler]);
   }
 
@@ -101,7 +102,7 @@ export class SignalForwarder {
   }
 
   dispose(): void {
-    for (const [sig, handler] of this.handlers) process.off(sig, handler);
+    for (const [sig, handler] of this.handlers) this.source.off(sig, handler);
     this.handlers.length = 0;
   }
 

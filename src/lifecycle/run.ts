@@ -4,7 +4,7 @@ import { closeSync } from 'node:fs';
 import type { RuntimeContext } from '../context.js';
 import { createContainer, type CreateOptions } from './create.js';
 import { deleteContainer } from './delete.js';
-import { exitCodeOf, SignalForwarder, waitExit } from './process.js';
+import { exitCodeOf, SignalForwarder } from './process.js';
 import { startContainer } from './start.js';
 import { AttachedTerminal } from '../io/terminal.js';
 
@@ -19,7 +19,7 @@ export interface RunOptions extends CreateOptions {
 export async function runContainer(ctx: RuntimeContext, id: string, opts: RunOptions): Promise<number> {
   const forwarded = opts.detach ? [] : opts.forwardSignals ?? [];
   // Listening before create: a signal during setup is held for the container.
-  const signals = new SignalForwarder(forwarded.filter((s) => s !== 'SIGWINCH'));
+  const signals = new SignalForwarder(forwarded.filter((s) => s !== 'SIGWINCH'), ctx.caller.signals);
   let pidfd = -1;
   let tty: AttachedTerminal | undefined;
   try {
@@ -27,7 +27,9 @@ export async function runContainer(ctx: RuntimeContext, id: string, opts: RunOpt
     pidfd = created.pidfd;
     // Attached to a terminal: our window size becomes the pty's, no SIGWINCH relay needed.
     tty = created.terminal === undefined ? undefined
-      : new AttachedTerminal(created.terminal, { input: opts.stdio?.[0] ?? 0, output: opts.stdio?.[1] ?? 1 });
+      : new AttachedTerminal(created.terminal, {
+        input: opts.stdio?.[0] ?? ctx.caller.stdio[0], output: opts.stdio?.[1] ?? ctx.caller.stdio[1], signals: ctx.caller.signals,
+      });
     if (!tty && forwarded.includes('SIGWINCH')) signals.listen('SIGWINCH');
     try {
       await startContainer(ctx, id);
@@ -38,7 +40,7 @@ export async function runContainer(ctx: RuntimeContext, id: string, opts: RunOpt
     // Only now: the waiting helper (pid 1 of its namespace, no handlers) would drop them.
     signals.target(pidfd);
     if (opts.detach) return 0;
-    const status = await waitExit(pidfd);
+    const status = await ctx.caller.waitExit(created.record.pid, pidfd);
     await tty?.finish();
     if (!opts.keep) await deleteContainer(ctx, id, { force: true });
     return exitCodeOf(status);

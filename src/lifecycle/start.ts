@@ -24,7 +24,7 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<C
     }
     try {
       await releaseInit(record, store.fifoPath(id));
-      crashPoint('start:released');
+      crashPoint(ctx, 'start:released');
       store.removeFifo(id);
       ctx.logger.debug(`start ${id}: init released`);
       await runPoststart(record.config.hooks, record, record.pid);

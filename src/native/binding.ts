@@ -118,6 +118,21 @@ export interface NativeBinding {
    * Throws a SystemError (syscall 'bpf', the verifier's complaint as message).
    */
   attachDeviceFilter(cgroupDir: string, insns: Buffer): void;
+  // ---- engine.cc (src/daemon) ----
+  /** A listening AF_UNIX stream socket (non-blocking, CLOEXEC), made 0600. */
+  listenUnix(path: string): number;
+  /** One pending connection (non-blocking, CLOEXEC) and its peer's SO_PEERCRED; null when none waits. */
+  acceptUnix(fd: number): { fd: number; pid: number; uid: number; gid: number } | null;
+  /** Calls back on the event loop whenever fd is readable or hung up, until close(). */
+  watchReadable(fd: number, callback: () => void): { close(): void };
+  /** Frame parsing state for one connection (native/engine/wire.h). */
+  frameReader(fd: number): unknown;
+  /** Every whole frame that has arrived; `end` says why reading stopped. */
+  readFrames(reader: unknown): { frames: Array<{ type: number; payload: Buffer; fds: number[] }>; end: 'again' | 'eof' | 'error'; error?: string };
+  /** Sends one frame with `fds` as SCM_RIGHTS; blocks while the socket is full. */
+  sendFrame(fd: number, type: number, payload: Buffer, fds: number[]): void;
+  /** The Error spawnContainer rejects with, for a failure described as fields. */
+  systemError(e: { errno?: number; syscall?: string; path?: string; message?: string }): Error;
 }
 
 let cached: NativeBinding | undefined;

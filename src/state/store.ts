@@ -59,7 +59,7 @@ export class StateStore {
     validateId(record.id);
     this.ensureRoot();
     // ':' cannot appear in an ID, so a leftover temp dir is never taken for a container.
-    const tmp = join(this.root, `.tmp:${record.id}:${process.pid}:${Date.now()}`);
+    const tmp = join(this.root, `.tmp:${record.id}:${process.pid}:${Date.now()}:${++tmpSerial}`);
     // Searchable by all: a user-namespaced init (an unprivileged host uid) opens
     // exec.fifo through it. The root above stays 0700, so nobody else gets here.
     mkdirSync(tmp, { mode: 0o711 });
@@ -193,14 +193,21 @@ export function notFound(id: string): OciError {
   return new OciError('ERR_CONTAINER_NOT_FOUND', `container "${id}" does not exist`);
 }
 
-/** Writes a file so that readers see either nothing or the whole content. */
-export function writeFileAtomic(path: string, content: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
+/** Temp names unique within this process too: the daemon runs many calls at once. */
+let tmpSerial = 0;
+
+/**
+ * Writes a file so that readers see either nothing or the whole content.
+ * With `mode`, the file gets exactly that (the daemon applies its caller's umask).
+ */
+export function writeFileAtomic(path: string, content: string, mode?: number): void {
+  const tmp = `${path}.${process.pid}.${++tmpSerial}.tmp`;
   // O_EXCL: whatever sits at the temporary name (a fifo would block the
   // write forever, a symlink would redirect it) is removed, never opened.
   rmSync(tmp, { force: true });
-  writeFileSync(tmp, content, { flag: 'wx' });
+  writeFileSync(tmp, content, { flag: 'wx', ...(mode === undefined ? {} : { mode }) });
   try {
+    if (mode !== undefined) chmodSync(tmp, mode);
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });

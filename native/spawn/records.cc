@@ -1,9 +1,10 @@
-#include "addon/records.h"
+#include "spawn/records.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include "addon/pidfd.h"
+#include "spawn/pidfd_of.h"
 #include "common/protocol.h"
 
 namespace ocirun {

@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "addon/errors.h"
-#include "addon/fd.h"
+#include "spawn/syserror.h"
+#include "spawn/fd.h"
 
 namespace ocirun {
 

@@ -1,4 +1,4 @@
-#include "addon/child.h"
+#include "spawn/child.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -3,8 +3,8 @@
 #pragma once
 #include <string>
 
-#include "addon/errors.h"
-#include "addon/fd.h"
+#include "spawn/syserror.h"
+#include "spawn/fd.h"
 
 namespace ocirun {
 

@@ -1,4 +1,4 @@
-#include "addon/memfd.h"
+#include "spawn/memfd.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "addon/errors.h"
-#include "addon/fd.h"
+#include "spawn/syserror.h"
+#include "spawn/fd.h"
 
 namespace ocirun {
 

@@ -1,0 +1,93 @@
+// The engine socket between the native front end (native/frontend) and the
+// resident daemon (src/daemon; src/daemon/wire.ts mirrors the numbers below
+// and a unit test compares them with this file).
+//
+// One AF_UNIX SOCK_STREAM connection per call. Both directions carry frames:
+//   frame := u32 length | u16 type | u16 nfds | payload[length]   (host byte order)
+// The frame's nfds descriptors travel as SCM_RIGHTS with the sendmsg that
+// carries its header. Payloads are JSON unless noted.
+#pragma once
+#include <stdint.h>
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "spawn/fd.h"
+
+namespace ocirun::engine {
+
+struct FrameHeader {
+  uint32_t length;
+  uint16_t type;
+  uint16_t nfds;
+};
+static_assert(sizeof(FrameHeader) == 8, "frame header is 8 bytes");
+
+// The largest frame either side accepts (a plan is at most 64 MiB, plus JSON).
+constexpr uint32_t kMaxFrameBytes = 80u << 20;
+// SCM_MAX_FD: the kernel's limit per sendmsg.
+constexpr uint16_t kMaxFrameFds = 253;
+
+// Front end -> daemon.
+enum : uint16_t {
+  // {build, argv, cwd, env, umask, fds}: fds = the caller's descriptor numbers, in the order sent.
+  F_REQUEST = 1,
+  // {ok, pid, pidfd, warnings, timings} + [pidfd], control | {ok: false, error: {errno, syscall, path, message}}
+  F_SPAWNED = 2,
+  // {pid} + a duplicate of the helper socket: answer 'h' or 'a' on it (MSG_HOOKS).
+  F_HOOKS = 3,
+  // {pid, exitCode, signal}: a child named by D_WAIT has exited (reaped).
+  F_EXITED = 4,
+  // {signo}: the front end received a signal named by D_SIGNALS.
+  F_SIGNAL = 5,
+};
+
+// Daemon -> front end.
+enum : uint16_t {
+  // The request passed the daemon's checks and is being run: from here on a
+  // lost connection means the call may have done something.
+  D_ACK = 10,
+  // u32 json length | {timing} | plan bytes; fds = stdio 0..2, then the extra fds.
+  D_SPAWN = 11,
+  // {pid}: wait for this child of the front end and answer F_EXITED.
+  D_WAIT = 12,
+  // {signals: [signo...]}: from now on catch these and send F_SIGNAL.
+  D_SIGNALS = 13,
+  // {code}: the call is over; exit with this code.
+  D_EXIT = 14,
+  // {reason}: this daemon will not run the call (and did nothing for it): run
+  // it in a fresh Node process.
+  D_FALLBACK = 15,
+};
+
+struct Frame {
+  uint16_t type = 0;
+  std::string payload;
+  std::vector<UniqueFd> fds;
+};
+
+// Sends one frame; blocks (poll) while the socket is full. 0 or an errno.
+int SendFrame(int sock, uint16_t type, const void* payload, size_t len, const int* fds, size_t nfds);
+
+class FrameReader {
+ public:
+  explicit FrameReader(int sock) : sock_(sock) {}
+  enum Result { kFrame, kAgain, kEof, kFailed };
+  // Reads what is there (the socket may be non-blocking) and returns the next
+  // whole frame. kFailed: errno-style error in *err or a malformed frame.
+  Result Next(Frame* out, int* err);
+
+ private:
+  bool TakeFrame(Frame* out, int* err);
+  int sock_;
+  std::string buf_;
+  std::deque<UniqueFd> fds_;
+  bool eof_ = false;
+};
+
+// JSON string literal for s (quotes included); bytes that are not valid UTF-8
+// are replaced by U+FFFD, as JSON.parse would need.
+std::string JsonString(const std::string& s);
+
+}  // namespace ocirun::engine
