@@ -12,6 +12,8 @@ import { buildBusyboxRootfs } from '../../scripts/default-bundle.mjs';
 import { defaultSpec } from '../../src/config/default-spec.js';
 import type { Spec } from '../../src/oci/types.js';
 
+import { stopDaemonsBelow } from '../support/engine.js';
+
 export const OCIRUN = fileURLToPath(new URL('../../bin/ocirun', import.meta.url));
 export const PTYCTL = fileURLToPath(new URL('../integration/ptyctl.py', import.meta.url));
 export const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -161,6 +163,7 @@ export class PodmanEnv {
     this.podman(['system', 'reset', '--force']);
     // A conmon whose podman was killed mid-test (a timeout) outlives all that.
     killProcessesMentioning(this.dir);
+    stopDaemonsBelow(join(this.dir, 'runtime-state'));
     unmountAll(this.dir);
     for (const d of cgroupParents('libpod_parent')) if (!this.cgroupsBefore.has(d)) removeCgroupTree(d);
     rmSync(this.dir, { recursive: true, force: true });
@@ -245,6 +248,7 @@ export class ContainerdEnv {
       this.ctr(['container', 'delete', id]);
     }
     await stopDaemon(this.daemon);
+    stopDaemonsBelow(join(this.dir, 'runtime-state'));
     unmountAll(this.dir);
     for (const d of cgroupParents('default')) if (!this.cgroupsBefore.has(d)) removeCgroupTree(d);
     rmSync(this.dir, { recursive: true, force: true });

@@ -7,9 +7,17 @@ import { join } from 'node:path';
 import { Harness, isRoot, waitFor } from './harness.js';
 import { removeDefaultCgroupIfEmpty } from '../../src/cgroups/container.js';
 
-const crashAt = (step: string) => ({ env: { OCIRUN_TEST_CRASH_AT: step } });
+// Both runtimes a caller can get: the daemon behind the front end (which is
+// then what dies: the front end reports it and exits 1), and the Node CLI in
+// a process of its own (OCIRUN_ENGINE=off: the call itself is killed).
+describe.runIf(isRoot).each(['engine', 'node'] as const)('crashes and damage (%s)', (mode) => {
+  const crashAt = (step: string) => ({ env: { OCIRUN_TEST_CRASH_AT: step, ...(mode === 'node' ? { OCIRUN_ENGINE: 'off' } : {}) } });
+  /** The call ended the way its runtime's death shows to the caller. */
+  const expectKilled = (r: { signal: string | null; status: number | null; stderr: string }): void => {
+    if (mode === 'node') expect(r.signal, r.stderr).toBe('SIGKILL');
+    else expect(r).toMatchObject({ status: 1, stderr: expect.stringMatching(/^ocirun: the ocirun daemon went away during the call/) });
+  };
 
-describe.runIf(isRoot)('crashes and damage', () => {
   let h: Harness;
   let bundle: string;
   beforeAll(async () => {
@@ -44,8 +52,7 @@ describe.runIf(isRoot)('crashes and damage', () => {
     ['create:committed', 'created'],
   ])('create killed at %s leaves a %s container', async (step, expected) => {
     const id = h.id('crash');
-    const r = h.run(['create', '--bundle', bundle, id], crashAt(step));
-    expect(r.signal, r.stderr).toBe('SIGKILL');
+    expectKilled(h.run(['create', '--bundle', bundle, id], crashAt(step)));
     await waitFor(() => status(id) === expected, 5_000);
     if (expected === 'stopped') expect(h.leakedProcesses()).toEqual([]);
     expectRecoverable(id);
@@ -54,7 +61,7 @@ describe.runIf(isRoot)('crashes and damage', () => {
   it('start killed after releasing the init reports running, and start again does not hang', async () => {
     const id = h.id('crash');
     expect(h.run(['create', '--bundle', bundle, id]).status).toBe(0);
-    expect(h.run(['start', id], crashAt('start:released')).signal).toBe('SIGKILL');
+    expectKilled(h.run(['start', id], crashAt('start:released')));
     await waitFor(() => status(id) === 'running', 5_000);
     const again = h.run(['start', id], { timeout: 10_000 });
     expect(again).toMatchObject({ status: 1, stderr: expect.stringMatching(/already running/) });
@@ -64,7 +71,7 @@ describe.runIf(isRoot)('crashes and damage', () => {
   it('delete killed after the kill leaves a stopped container a plain delete removes', () => {
     const id = h.id('crash');
     expect(h.run(['run', '--detach', '--bundle', bundle, id]).status).toBe(0);
-    expect(h.run(['delete', '--force', id], crashAt('delete:killed')).signal).toBe('SIGKILL');
+    expectKilled(h.run(['delete', '--force', id], crashAt('delete:killed')));
     expect(status(id)).toBe('stopped');
     expect(h.run(['delete', id]).status).toBe(0);
   });
@@ -73,7 +80,7 @@ describe.runIf(isRoot)('crashes and damage', () => {
     const id = h.id('crash');
     expect(h.run(['run', '--detach', '--bundle', bundle, id]).status).toBe(0);
     const r = h.run(['exec', id, 'sh', '-c', 'echo should-not-run'], crashAt('exec:spawned'));
-    expect(r.signal, r.stderr).toBe('SIGKILL');
+    expectKilled(r);
     expect(r.stdout).toBe('');
     // The exec helper saw its runtime die and went with it.
     await waitFor(() => h.leakedProcesses().length === 1, 5_000);

@@ -37,7 +37,7 @@ describe.runIf(isRoot)('exec', () => {
     const out = join(h.work, `.fd-out-${h.id()}`);
     const o = openSync(out, 'w+');
     try {
-      const r = spawnSync(process.execPath, [OCIRUN, '--root', h.root, ...args], {
+      const r = spawnSync(OCIRUN, ['--root', h.root, ...args], {
         stdio: ['ignore', o, 'pipe', ...fds], encoding: 'utf8', timeout: 30_000, env: env ?? process.env,
       });
       return { status: r.status, stdout: readFileSync(out, 'utf8'), stderr: r.stderr };
@@ -178,7 +178,7 @@ describe.runIf(isRoot)('exec', () => {
 
   it('forwards signals to the process it waits for', async () => {
     const { id } = running();
-    const child = spawn(process.execPath, [OCIRUN, '--root', h.root, 'exec', id, 'sh', '-c', 'trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done'],
+    const child = spawn(OCIRUN, ['--root', h.root, 'exec', id, 'sh', '-c', 'trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done'],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (d) => { out += d; });
@@ -209,7 +209,7 @@ describe.runIf(isRoot)('exec', () => {
       const bundle = h.bundle((s) => { s.process!.args = ['sh', '-c', `echo "$LISTEN_FDS $LISTEN_PID"; ${listing}`]; });
       const r = withFds(['run', '--bundle', bundle, '--preserve-fds', '1', h.id()], [a, b]);
       expect(r.stdout.split('\n')[0]).toBe(' ');  // no LISTEN_PID of ours: no socket activation
-      const sh = spawnSync('/bin/sh', ['-c', `LISTEN_FDS=1 LISTEN_PID=$$ exec "$@"`, 'sh', process.execPath, OCIRUN, '--root', h.root,
+      const sh = spawnSync('/bin/sh', ['-c', `LISTEN_FDS=1 LISTEN_PID=$$ exec "$@"`, 'sh', OCIRUN, '--root', h.root,
         'run', '--bundle', bundle, '--preserve-fds', '1', h.id()], { stdio: ['ignore', 'pipe', 'pipe', a, b], encoding: 'utf8' });
       expect(sh.stderr).toBe('');
       const lines = sh.stdout.trim().split('\n');

@@ -11,6 +11,8 @@ import { buildBusyboxRootfs } from '../../scripts/default-bundle.mjs';
 import { defaultSpec } from '../../src/config/default-spec.js';
 import type { Spec } from '../../src/oci/types.js';
 
+import { ENGINE_DIR, stopDaemons } from '../support/engine.js';
+
 export const OCIRUN = fileURLToPath(new URL('../../bin/ocirun', import.meta.url));
 export const isRoot = process.getuid?.() === 0;
 /** runc, when installed: the reference that scenarios run against as well. */
@@ -126,7 +128,7 @@ export class Harness {
    * created container inherits the CLI's stdio and would hold a pipe open.
    */
   run(args: string[], opts: { input?: string; timeout?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Result {
-    return this.spawnSyncToFiles(process.execPath, [OCIRUN, '--root', this.root, ...args], opts);
+    return this.spawnSyncToFiles(OCIRUN, ['--root', this.root, ...args], opts);
   }
 
   /**
@@ -160,11 +162,12 @@ export class Harness {
 
   /** Starts the CLI without waiting, for signal-forwarding tests. */
   spawn(args: string[]) {
-    return spawn(process.execPath, [OCIRUN, '--root', this.root, ...args], { cwd: this.work, stdio: ['ignore', 'pipe', 'pipe'] });
+    return spawn(OCIRUN, ['--root', this.root, ...args], { cwd: this.work, stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
+  /** What is in the state root besides the daemon's own directory (test/support/engine.ts). */
   stateDirs(): string[] {
-    return existsSync(this.root) ? readdirSync(this.root) : [];
+    return existsSync(this.root) ? readdirSync(this.root).filter((n) => n !== ENGINE_DIR) : [];
   }
 
   /**
@@ -202,6 +205,7 @@ export class Harness {
   }
 
   destroy(): void {
+    stopDaemons(this.root);
     rmSync(this.work, { recursive: true, force: true });
   }
 

@@ -37,7 +37,7 @@ describe.runIf(isRoot)('terminals', () => {
     if (o.send !== undefined) flags.push(`--send=${o.send}`);
     if (o.resize) flags.push(`--resize=${o.resize}`);
     if (o.after) flags.push(`--after=${o.after}`);
-    const r = spawnSync(PYTHON, [PTYCTL, 'run', ...flags, '--', process.execPath, OCIRUN, '--root', h.root, ...args], {
+    const r = spawnSync(PYTHON, [PTYCTL, 'run', ...flags, '--', OCIRUN, '--root', h.root, ...args], {
       encoding: 'utf8', timeout: 30_000,
     });
     expect(r.stderr).toBe('');

@@ -1,0 +1,88 @@
+// Who the daemon serves: only callers of its own build, uid and namespaces.
+// Each refusal must still leave the call working, in a Node process of its own.
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Harness, isRoot, OCIRUN, waitFor } from './harness.js';
+import { daemonPids, ENGINE_DIR, stopDaemons } from '../support/engine.js';
+
+const DAEMON = fileURLToPath(new URL('../../dist/daemon/main.js', import.meta.url));
+
+describe.runIf(isRoot)('engine daemon', () => {
+  let h: Harness;
+  beforeAll(async () => { h = await Harness.create(); });
+  afterEach(() => {
+    stopDaemons(h.root);
+    expect(h.cleanup()).toEqual({ stateDirs: [], processes: [], mounts: [] });
+  });
+  afterAll(() => h?.destroy());
+
+  const engineDir = () => join(h.root, ENGINE_DIR);
+  const sockets = () => (existsSync(engineDir()) ? readdirSync(engineDir()).filter((f) => f.endsWith('.sock')) : []);
+  const log = () => readFileSync(join(engineDir(), 'daemon.log'), 'utf8');
+
+  it('passes the container\'s exit code and its killing signal to run and exec callers', () => {
+    expect(h.run(['run', '--bundle', h.bundle((s) => { s.process!.args = ['sh', '-c', 'exit 42']; }), h.id()]).status).toBe(42);
+    expect(h.run(['run', '--bundle', h.bundle((s) => { s.process!.args = ['sh', '-c', 'kill -9 $$']; }), h.id()]).status).toBe(137);
+    const id = h.id();
+    expect(h.run(['run', '--detach', '--bundle', h.bundle((s) => { s.process!.args = ['sleep', '30']; }), id]).status).toBe(0);
+    expect(h.run(['exec', id, 'sh', '-c', 'echo in; exit 7'])).toMatchObject({ status: 7, stdout: 'in\n' });
+    expect(h.run(['exec', id, 'sh', '-c', 'kill -TERM $$']).status).toBe(143);
+    expect(daemonPids(h.root)).toHaveLength(1);
+  });
+
+  it('an old daemon on the socket is refused by a new build, and the call runs in Node', async () => {
+    expect(h.run(['list', '-q']).status).toBe(0);
+    const [socket] = sockets();
+    stopDaemons(h.root);
+    // The daemon of another build, squatting the name this build's front end uses.
+    const old = spawn(process.execPath, [DAEMON, '--socket', join(engineDir(), socket), '--build-id', 'old-build'], {
+      stdio: ['ignore', 'ignore', 'ignore'], detached: true,
+    });
+    try {
+      await waitFor(() => daemonPids(h.root).includes(old.pid!) && existsSync(join(engineDir(), socket)), 10_000);
+      const id = h.id();
+      expect(h.run(['run', '--bundle', h.bundle((s) => { s.process!.args = ['sh', '-c', 'echo node; exit 3']; }), id])).toMatchObject({ status: 3, stdout: 'node\n' });
+      expect(readFileSync(`/proc/${old.pid}/cmdline`, 'utf8')).toContain('old-build');
+      expect(existsSync(`/proc/${old.pid}`)).toBe(true);
+    } finally {
+      old.kill('SIGKILL');
+    }
+  });
+
+  it('a caller in another mount namespace gets a daemon of its own', () => {
+    expect(h.run(['list', '-q']).status).toBe(0);
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', OCIRUN, '--root', h.root, 'list', '-q'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(sockets()).toHaveLength(2);
+    expect(daemonPids(h.root)).toHaveLength(2);
+    const [a, b] = daemonPids(h.root).map((pid) => readlinkSync(`/proc/${pid}/ns/mnt`));
+    expect(a).not.toBe(b);
+  });
+
+  it('refuses a caller of another uid even when it can reach the socket', () => {
+    const user = `ocirun-t${process.pid}`;
+    expect(spawnSync('useradd', ['--no-create-home', '--shell', '/bin/false', user]).status).toBe(0);
+    try {
+      const uid = Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout.trim());
+      expect(h.run(['list', '-q']).status).toBe(0);
+      const [socket] = sockets();
+      // Open the way in, as a careless admin might, and hand the user root's socket under its own name.
+      chmodSync(h.work, 0o755);
+      chmodSync(h.root, 0o711);
+      chmodSync(engineDir(), 0o711);
+      chmodSync(join(engineDir(), socket), 0o777);
+      symlinkSync(join(engineDir(), socket), join(engineDir(), socket.replace(/-0-/, `-${uid}-`)));
+      const r = spawnSync('runuser', ['-u', user, '--', OCIRUN, '--root', h.root, 'state', 'nope'], { encoding: 'utf8', cwd: '/' });
+      // Served by a Node process of the user's own: it cannot read root's state.
+      expect(r.status).toBe(1);
+      expect(log()).toMatch(new RegExp(`refused pid \\d+: uid ${uid} may not use the daemon of uid 0`));
+    } finally {
+      chmodSync(h.root, 0o700);
+      chmodSync(engineDir(), 0o700);
+      spawnSync('userdel', [user]);
+    }
+  });
+});

@@ -1,0 +1,54 @@
+// The numbers and lists the native front end and the TypeScript side both
+// know, read from the C++ sources and compared with what TypeScript uses.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import * as wire from '../../src/daemon/wire.js';
+import { parseRequest, BadRequest } from '../../src/daemon/request.js';
+import { refusePeer } from '../../src/daemon/server.js';
+
+const source = (p: string) => readFileSync(new URL(`../../${p}`, import.meta.url), 'utf8');
+
+describe('engine wire', () => {
+  it('frame types match native/engine/wire.h', () => {
+    const header = source('native/engine/wire.h');
+    const native = Object.fromEntries([...header.matchAll(/^\s*([FD]_[A-Z]+) = (\d+),/gm)].map((m) => [m[1], Number(m[2])]));
+    const ours = Object.fromEntries(Object.entries(wire).filter(([k, v]) => /^[FD]_/.test(k) && typeof v === 'number'));
+    expect(ours).toEqual(native);
+    expect(Object.keys(native).length).toBeGreaterThan(8);
+  });
+
+  it('the front end knows which global flags take a value, as the CLI declares them', () => {
+    const line = /kValueFlags\[\] = \{([^}]*)\}/.exec(source('native/frontend/paths.cc'))![1];
+    const native = [...line.matchAll(/"([^"]+)"/g)].map((m) => m[1]).sort();
+    // The global options of src/cli/main.ts: those declared with a <value>.
+    const text = source('src/cli/main.ts');
+    const program = text.slice(text.indexOf("new Command('ocirun')"), text.indexOf('.showSuggestionAfterError'));
+    const valued = [...program.matchAll(/'(--[a-z-]+) <[a-z]+>'/g)].map((m) => m[1]).sort();
+    expect(valued).toEqual(native);
+  });
+});
+
+describe('engine requests', () => {
+  const good = { build: 'b1', argv: ['state', 'x'], cwd: '/tmp', umask: 0o22, env: ['A=1', 'B=x=y', 'junk'], fds: [0, 1, 2] };
+  const buf = (o: unknown) => Buffer.from(JSON.stringify(o));
+
+  it('takes a well-formed request', () => {
+    expect(parseRequest(buf(good), 3, 'b1')).toEqual({ argv: ['state', 'x'], cwd: '/tmp', umask: 0o22, env: { A: '1', B: 'x=y' }, fds: [0, 1, 2] });
+  });
+
+  it.each([
+    ['another build', { ...good, build: 'b0' }, /build "b0", daemon of build b1/],
+    ['a relative cwd', { ...good, cwd: 'tmp' }, /cwd/],
+    ['a bad umask', { ...good, umask: 0o1000 }, /umask/],
+    ['argv not strings', { ...good, argv: ['a', 1] }, /argv/],
+    ['fds not those sent', { ...good, fds: [0, 1] }, /fds/],
+  ])('refuses %s', (_what, req, message) => {
+    expect(() => parseRequest(buf(req), 3, 'b1')).toThrow(BadRequest);
+    expect(() => parseRequest(buf(req), 3, 'b1')).toThrow(message);
+  });
+
+  it('refuses another uid and a pid outside our pid namespace', () => {
+    expect(refusePeer({ pid: process.pid, uid: 12345 }, { uid: 0, ns: [] })).toMatch(/uid 12345 may not use the daemon of uid 0/);
+    expect(refusePeer({ pid: 0, uid: 0 }, { uid: 0, ns: [] })).toMatch(/pid namespace/);
+  });
+});
