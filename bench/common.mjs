@@ -164,10 +164,27 @@ export async function benchDir(args) {
     log: join(dir, 'out.log'),
     rootOf: (name) => join(state, `root-${name}`),
     remove: async () => {
+      stopEngineDaemons(state);
       await rm(dir, { recursive: true, force: true });
       await rm(state, { recursive: true, force: true });
     },
   };
+}
+
+/** SIGKILLs the engine daemons (bin/ocirun's) of every state root under `parent`, by the pid files they write. */
+export function stopEngineDaemons(parent) {
+  let roots = [];
+  try { roots = readdirSync(parent).map((n) => join(parent, n, '@engine')); } catch {}
+  for (const dir of roots) {
+    let files = [];
+    try { files = readdirSync(dir).filter((f) => f.endsWith('.pid')); } catch {}
+    for (const f of files) {
+      const pid = Number(readFileSync(join(dir, f), 'utf8'));
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dist/daemon/main.js')) process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+  }
 }
 
 let interrupted = null;

@@ -33,12 +33,6 @@ const daemonPid = (root) => {
     return undefined;
   }
 };
-const stopDaemon = (root) => {
-  const pid = daemonPid(root);
-  if (!pid) return;
-  try { process.kill(pid, 'SIGKILL'); } catch {}
-  spawnSync('sh', ['-c', `while [ -e /proc/${pid} ]; do sleep 0.01; done`]);
-};
 
 /** runc's `spec`, made to run /bin/true on the bench's busybox rootfs. */
 function runcDefaultBundle(dir, rootfs) {
@@ -121,6 +115,5 @@ try {
       for (const id of readdirSync(root).filter((x) => !x.startsWith('@'))) spawnSync(rt.cmd, ['--root', root, 'delete', '--force', id]);
     } catch {}
   }
-  stopDaemon(env.rootOf('ocirun'));
   await env.remove();
 }

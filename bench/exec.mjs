@@ -19,7 +19,7 @@ async function main() {
   const runc = findRunc();
   const env = await benchDir(['sleep', '3600']);
   const runners = [
-    ['ocirun', process.execPath, (...a) => [OCIRUN, '--root', env.rootOf('ocirun'), ...a]],
+    ['ocirun', OCIRUN, (...a) => ['--root', env.rootOf('ocirun'), ...a]],
     ...(runc ? [['runc', runc, (...a) => ['--root', env.rootOf('runc'), ...a]]] : []),
   ];
   const started = [];

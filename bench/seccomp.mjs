@@ -42,7 +42,7 @@ async function main() {
     console.log(`seccomp start-up cost: run /bin/true, ${opts.runs} runs each, profile with ${rules} syscall names`);
 
     const runners = [
-      ['ocirun', process.execPath, (root, bundle, id) => [OCIRUN, '--root', root, 'run', '--bundle', bundle, id]],
+      ['ocirun', OCIRUN, (root, bundle, id) => ['--root', root, 'run', '--bundle', bundle, id]],
       ...(runc ? [['runc', runc, (root, bundle, id) => ['--root', root, 'run', '--bundle', bundle, id]]] : []),
     ];
     // ocirun keeps compiled filters in <root>.seccomp-cache; "cold" removes it before each run.
