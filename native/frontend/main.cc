@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (EngineOff(args)) RunNodeCli(install, argv);
+  if (EngineOff(args) || !ForDaemon(args)) RunNodeCli(install, argv);
 
   char cwd_buf[4096];
   if (!getcwd(cwd_buf, sizeof cwd_buf)) RunNodeCli(install, argv);

@@ -36,36 +36,54 @@ bool FindInstall(Install* out) {
   return true;
 }
 
-std::string StateRoot(const std::vector<std::string>& args, const std::string& cwd) {
+namespace {
+
+// The global flags before the command: all the front end reads of argv.
+struct Globals {
   std::string root = "/run/ocirun";
+  bool no_engine = false;
+  bool version = false;
+  std::string command;  // empty: none (help, or only flags)
+};
+
+Globals ParseGlobals(const std::vector<std::string>& args) {
+  Globals g;
   for (size_t i = 0; i < args.size(); i++) {
     const std::string& a = args[i];
-    if (a.empty() || a[0] != '-' || a == "--") break;
+    if (a == "--") break;
+    if (a.empty() || a[0] != '-') {
+      g.command = a;
+      break;
+    }
+    if (a == "--no-engine") g.no_engine = true;
+    if (a == "-v" || a == "--version") g.version = true;
     std::string name = a.substr(0, a.find('='));
-    bool has_value = name.size() != a.size();
     bool takes_value = false;
     for (const char* f : kValueFlags) takes_value = takes_value || name == f;
     if (!takes_value) continue;
-    std::string value = has_value ? a.substr(name.size() + 1) : (i + 1 < args.size() ? args[++i] : "");
-    if (name == "--root") root = value;
+    std::string value = name.size() != a.size() ? a.substr(name.size() + 1) : (i + 1 < args.size() ? args[++i] : "");
+    if (name == "--root") g.root = value;
   }
+  return g;
+}
+
+}  // namespace
+
+std::string StateRoot(const std::vector<std::string>& args, const std::string& cwd) {
+  std::string root = ParseGlobals(args).root;
   if (root.empty() || root[0] != '/') root = cwd + "/" + root;
   return root;
 }
 
 bool EngineOff(const std::vector<std::string>& args) {
   const char* env = getenv("OCIRUN_ENGINE");
-  if (env && strcmp(env, "off") == 0) return true;
-  for (size_t i = 0; i < args.size(); i++) {
-    const std::string& a = args[i];
-    if (a.empty() || a[0] != '-' || a == "--") break;
-    if (a == "--no-engine") return true;
-    std::string name = a.substr(0, a.find('='));
-    for (const char* f : kValueFlags) {
-      if (name == f && name.size() == a.size()) i++;
-    }
-  }
-  return false;
+  return (env && strcmp(env, "off") == 0) || ParseGlobals(args).no_engine;
+}
+
+bool ForDaemon(const std::vector<std::string>& args) {
+  Globals g = ParseGlobals(args);
+  if (g.command.empty()) return g.version;
+  return strstr(OCIRUN_DAEMON_COMMANDS, (" " + g.command + " ").c_str()) != nullptr;
 }
 
 std::string EngineDir(const std::string& root) { return root + "/@engine"; }

@@ -25,6 +25,11 @@ std::string StateRoot(const std::vector<std::string>& args, const std::string& c
 // among the global flags).
 bool EngineOff(const std::vector<std::string>& args);
 
+// True when the call is one the daemon runs (a command of DAEMON_COMMANDS in
+// src/cli/main.ts, or --version): the others (help, unpack, events) keep a
+// process of their own and go straight to the Node CLI.
+bool ForDaemon(const std::vector<std::string>& args);
+
 // <root>/@engine: "@" is not allowed in container IDs, so this never clashes.
 std::string EngineDir(const std::string& root);
 
