@@ -113,7 +113,7 @@ describe.runIf(isRoot)('files that are not what they claim', () => {
     // O_RDWR: a fifo opened both ways never blocks the opener.
     const fd = openSync(path, 'r+');
     try {
-      const r = spawnSync(process.execPath, [OCIRUN, '--root', h.root, 'run', '--preserve-fds', '1', '--bundle',
+      const r = spawnSync(OCIRUN, ['--root', h.root, 'run', '--preserve-fds', '1', '--bundle',
         h.bundle((s) => { s.process!.args = ['sh', '-c', 'echo through >&3; read line <&3; echo "$line"']; }), h.id()],
       { stdio: ['ignore', 'pipe', 'pipe', fd], encoding: 'utf8', timeout: TIMEOUT });
       expect(r.signal, 'run hung').toBeNull();

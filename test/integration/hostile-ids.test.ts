@@ -139,7 +139,7 @@ describe.runIf(isRoot)('hostile ids and capabilities', () => {
     expect([0, 13, 24].map((b) => has(effective(plain.stdout), b))).toEqual([true, true, sysResource]);
     if (!sysResource) expect(plain.stderr).toMatch(/process\.capabilities: CAP_SYS_RESOURCE not held by the runtime: dropped/);
 
-    const restricted = spawnSync('setpriv', ['--bounding-set', '-net_raw', process.execPath, OCIRUN, '--root', h.root, 'run', '--bundle', bundle, h.id()],
+    const restricted = spawnSync('setpriv', ['--bounding-set', '-net_raw', OCIRUN, '--root', h.root, 'run', '--bundle', bundle, h.id()],
       { encoding: 'utf8', timeout: 30_000, input: '' });
     expect(restricted.status, restricted.stderr).toBe(0);
     expect([0, 13, 24].map((b) => has(effective(restricted.stdout), b))).toEqual([true, false, sysResource]);
