@@ -96,9 +96,9 @@ export function cgroupPlacement(record: CgroupRecord, spec: Spec): CgroupPlaceme
 }
 
 /** After the claim, before the helper: makes the cgroup and writes every limit but pids.max. Returns warnings. */
-export function setupCgroup(record: CgroupRecord, spec: Spec): string[] {
+export function setupCgroup(record: CgroupRecord, spec: Spec, callerPid?: number): string[] {
   const m = managerFor(record);
-  m.create();
+  m.create(callerPid);
   return m.apply(spec.linux?.resources ?? {}, { skipPids: true, devices: spec.linux?.devices });
 }
 

@@ -37,8 +37,12 @@ export interface ApplyOptions {
 
 export interface CgroupManager {
   readonly record: CgroupRecord;
-  /** Makes the directories (enabling controllers on the way on v2). */
-  create(): void;
+  /**
+   * Makes the directories (enabling controllers on the way on v2). `callerPid`
+   * is the process the container is for (the CLI, or the daemon's front end):
+   * its own cgroup's processes are the ones v2 may move to a leaf.
+   */
+  create(callerPid?: number): void;
   /** Why an existing cgroup cannot take a new container (it has processes, or is frozen); undefined if it can. */
   unfit(): string | undefined;
   /** Writes the limits; returns warnings for settings this cgroup version ignores. */

@@ -11,7 +11,7 @@ import {
   cgroupTree, parseKeyed, parseNumber, readOptional, readPids, removeTree, sleep, treePids, writeCgroupFile,
 } from './files.js';
 import type { ApplyOptions, CgroupManager, CgroupPlacement, CgroupRecord } from './index.js';
-import { CGROUP_ROOT, ownV2Dir } from './layout.js';
+import { CGROUP_ROOT, hostLayout, membershipOf, ownV2Dir } from './layout.js';
 import { v2Stats, type Stats } from './stats.js';
 import { signalPid, WAIT_MS, waitEmpty } from './processes.js';
 import { v2Ignored, v2Unsupported, v2Writes } from './v2-resources.js';
@@ -35,9 +35,9 @@ export class V2Cgroup implements CgroupManager {
     return existsSync(this.dir);
   }
 
-  create(): void {
+  create(callerPid: number = process.pid): void {
     const parts = this.dir.slice(this.mount.length).split('/').filter(Boolean);
-    const own = ownV2Dir();
+    const own = ownV2Dir(hostLayout(), () => membershipOf(callerPid));
     let cur = this.mount;
     for (const part of parts) {
       // Only our own cgroup's processes are ours to move (the nested case); the root is exempt anyway.
