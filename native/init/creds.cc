@@ -111,8 +111,12 @@ bool apply_credentials(const Process& p) {
   const std::vector<uint32_t>& g = p.additional_gids;
   for (uint32_t id : g)
     if (!check_id(id, "additional gid")) return false;
-  if (setgroups(g.size(), reinterpret_cast<const gid_t*>(g.data())) < 0)
+  if (setgroups_denied()) {
+    // The planner refuses additionalGids for such a container; an exec may still ask.
+    if (!g.empty()) return fail(EPERM, "setgroups", "", "set additional groups: setgroups is denied in this rootless user namespace");
+  } else if (setgroups(g.size(), reinterpret_cast<const gid_t*>(g.data())) < 0) {
     return fail(errno, "setgroups", "", "set additional groups");
+  }
   if (p.has_caps) {
     // Keep the permitted set across the uid change; capset then sets exactly
     // the planned sets.

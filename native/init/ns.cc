@@ -1,5 +1,5 @@
-// Namespaces: joining, the time namespace offsets, clone3 of the container
-// init, and the id maps of a new user namespace.
+// Namespaces: joining, the time namespace offsets and clone3 of the
+// container init (the id maps of a new user namespace: usermaps.cc).
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
-#include <grp.h>
 #include <unistd.h>
 
 #include "init/msg.h"
@@ -95,16 +94,6 @@ bool write_file(const std::string& path, const std::string& data, const char* wh
   return true;
 }
 
-std::string map_lines(const std::vector<IdMap>& maps) {
-  std::string s;
-  char line[64];
-  for (const auto& m : maps) {
-    snprintf(line, sizeof line, "%u %u %u\n", m.inside, m.outside, m.size);
-    s += line;
-  }
-  return s;
-}
-
 }  // namespace
 
 bool join_namespaces(const Plan& plan) {
@@ -179,20 +168,6 @@ pid_t clone_init(const Plan& plan, int* pidfd, int cgroup_fd) {
   if (pid == 0) return 0;
   *pidfd = fd;
   return static_cast<pid_t>(pid);
-}
-
-bool write_id_maps(const Plan& plan, pid_t pid) {
-  if (!(plan.new_namespaces() & CLONE_NEWUSER)) return true;
-  std::string base = "/proc/" + std::to_string(pid);
-  return write_file(base + "/uid_map", map_lines(plan.uid_maps), "write uid map") &&
-         write_file(base + "/gid_map", map_lines(plan.gid_maps), "write gid map");
-}
-
-bool become_userns_root() {
-  if (setresgid(0, 0, 0) < 0) return fail(errno, "setresgid", "", "become root in user namespace");
-  if (setgroups(0, nullptr) < 0) return fail(errno, "setgroups", "", "become root in user namespace");
-  if (setresuid(0, 0, 0) < 0) return fail(errno, "setresuid", "", "become root in user namespace");
-  return true;
 }
 
 }  // namespace ocirun::init

@@ -149,6 +149,9 @@ struct Plan {
   std::string cgroup_dir;                 // v2: CLONE_INTO_CGROUP
   std::vector<std::string> cgroup_procs;  // cgroup.procs files for the init's pid
   bool places_cgroup() const { return !cgroup_dir.empty() || !cgroup_procs.empty(); }
+  // userns (create only): how stage 0 maps a new user namespace without root (usermaps.cc).
+  bool setgroups_deny = false;
+  std::string uid_map_helper, gid_map_helper;  // newuidmap/newgidmap; empty: write the map directly
 
   // CLONE_NEW* bits of the namespaces to create (those without a path).
   uint64_t new_namespaces() const;

@@ -293,6 +293,13 @@ template <class V> void visit_create(V& v, Plan& p) {
     v.opt("dir", p.cgroup_dir, dir, kAbsolute);
     v.req("procs", p.cgroup_procs, kAbsolute);
   });
+  bool uid_helper = !p.uid_map_helper.empty(), gid_helper = !p.gid_map_helper.empty();
+  bool userns_mapping = p.setgroups_deny || uid_helper || gid_helper;
+  v.obj("userns", userns_mapping, [&] {
+    v.opt("setgroupsDeny", p.setgroups_deny);
+    v.opt("uidMapHelper", p.uid_map_helper, uid_helper, kAbsolute);
+    v.opt("gidMapHelper", p.gid_map_helper, gid_helper, kAbsolute);
+  });
 
   // Across fields: what the kernel would otherwise do to the host.
   uint64_t fresh = p.new_namespaces();
@@ -301,6 +308,7 @@ template <class V> void visit_create(V& v, Plan& p) {
   bool userns = fresh & CLONE_NEWUSER;
   v.check(!userns || (!p.uid_maps.empty() && !p.gid_maps.empty()), "uidMappings", "a new user namespace needs id mappings");
   v.check(userns || (p.uid_maps.empty() && p.gid_maps.empty()), "uidMappings", "id mappings without a new user namespace");
+  v.check(userns || !userns_mapping, "userns", "a mapping plan without a new user namespace");
   v.check(!p.has_hostname || p.has_namespace(CLONE_NEWUTS), "hostname", "needs a UTS namespace");
   v.check(!p.has_domainname || p.has_namespace(CLONE_NEWUTS), "domainname", "needs a UTS namespace");
   v.check(p.time_offsets.empty() || (fresh & CLONE_NEWTIME), "timeOffsets", "need a new time namespace");

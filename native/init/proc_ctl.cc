@@ -19,17 +19,18 @@ void arm_parent_death(int parent_pidfd) {
   if (poll(&p, 1, 0) != 0) _exit(1);
 }
 
-void await_release(int sync, int parent_pidfd) {
+void await_release(int sync, int parent_pidfd, bool dumpable_until_released) {
   arm_parent_death(parent_pidfd);
   // Until execve, processes already in the container must not ptrace us or
   // reach our host fds through /proc/<pid>/fd (CVE-2016-9962).
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (!dumpable_until_released) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   char go = 0;
   ssize_t n;
   do n = read(sync, &go, 1);
   while (n < 0 && errno == EINTR);
   if (n != 1 || go != 'g') _exit(1);  // stage 0 failed and reported it
   close(sync);
+  if (dumpable_until_released) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 void reset_signals() {

@@ -16,9 +16,13 @@ bool setup_time_namespace(const Plan& plan);
 // CLONE_INTO_CGROUP when cgroup_fd >= 0). Returns the pid (0 in the child,
 // like fork) or -1 after recording a failure.
 pid_t clone_init(const Plan& plan, int* pidfd, int cgroup_fd = -1);
+
+// usermaps.cc: stage 0 maps the new user namespace (directly or through
+// newuidmap/newgidmap); stage 1 becomes its root.
 bool write_id_maps(const Plan& plan, pid_t pid);
-// Stage 1: become root of the new user namespace.
 bool become_userns_root();
+// setgroups(2) is denied in our user namespace (/proc/self/setgroups).
+bool setgroups_denied();
 
 // pivot.cc
 bool prepare_root(const Plan& plan, int* rootfd);
@@ -111,7 +115,10 @@ bool enter_cgroup_namespace(const Plan& plan);
 void arm_parent_death(int parent_pidfd);
 // The start of every child stage 0 clones: tie to the runtime, turn
 // non-dumpable, and wait for stage 0's 'g' on sync (exits if it never comes).
-void await_release(int sync, int parent_pidfd);
+// An unprivileged stage 0 (or newuidmap) can open /proc/<pid>/uid_map only of
+// a dumpable process: an init alone in a new user namespace turns
+// non-dumpable once mapped, which is before anything else can be in it.
+void await_release(int sync, int parent_pidfd, bool dumpable_until_released = false);
 void reset_signals();
 
 // exec_mode.cc: `ocirun exec` (a plan of mode "exec"). Never returns.

@@ -8,8 +8,13 @@ import type { ExecProcessOverrides } from '../lifecycle/exec.js';
 export type { ContainerState, Mark };
 
 export interface RuntimeOptions {
-  /** State directory shared with the CLI's --root; default /run/ocirun. */
+  /**
+   * State directory shared with the CLI's --root; default /run/ocirun, or
+   * $XDG_RUNTIME_DIR/ocirun without root (the constructor throws if that is unset).
+   */
   root?: string;
+  /** The CLI's --rootless: cgroup permission errors follow runc's rootless rules; default 'auto' (docs/rootless.md). */
+  rootless?: boolean | 'auto';
   /** Where warnings (and with `debug`, debug lines) go; default stderr in runc's text format. */
   logger?: Logger;
   debug?: boolean;

@@ -12,6 +12,7 @@ import { resolveCgroupDirs } from './path.js';
 import { v1Unsupported, v1Writes } from './v1-resources.js';
 import { v2Unsupported, v2Writes } from './v2-resources.js';
 import { readOptional } from './files.js';
+import { rootlessCgroup, rootlessV2Dir } from './rootless.js';
 
 /** Limits other than device rules (which runc's own default config always carries). */
 const hasLimits = (r: LinuxResources | undefined): boolean =>
@@ -33,14 +34,25 @@ export function planContainerCgroup(ctx: RuntimeContext, spec: Spec, id: string,
     throw new OciError('ERR_NOT_SUPPORTED', '--systemd-cgroup (--cgroup-manager systemd): not supported yet (ocirun manages cgroups through cgroupfs; use the cgroupfs driver, SystemdCgroup = false)');
   }
   // A relative cgroupsPath is below the caller's cgroup (the daemon's is the top one).
-  const record = planCgroupRecord(spec.linux?.cgroupsPath, id, layout, () => membershipOf(ctx.caller.pid));
-  if (resources) checkHostSupport(resources, record.version, layout);
+  const planned = planCgroupRecord(spec.linux?.cgroupsPath, id, layout, () => membershipOf(ctx.caller.pid));
+  if (resources) checkHostSupport(resources, planned.version, layout);
+  const record = ctx.rootless ? rootlessCgroup(rootlessDefault(planned, spec, id, layout), spec, layout) : planned;
+  if (!record) {
+    ctx.logger.debug('rootless: no cgroup this user may write; the container runs without one');
+    return undefined;
+  }
   // Refused here, before anything is made: a failed create must not touch someone else's processes.
   // A taken ID is left to the claim, whose "already exists" says more than its busy cgroup would.
   const unfit = ctx.store.exists(id) ? undefined : managerFor(record).unfit();
   if (unfit) throw new OciError('ERR_INVALID_CONFIG', `linux.cgroupsPath: ${unfit}`);
   keepRealtimeSchedulable(record, spec);
   return record;
+}
+
+/** Rootless on a unified host, without a cgroupsPath: beside our own cgroup, where delegation puts a user's. */
+function rootlessDefault(record: CgroupRecord, spec: Spec, id: string, layout: CgroupLayout): CgroupRecord {
+  const dir = record.version === 2 && !spec.linux?.cgroupsPath ? rootlessV2Dir(id, layout) : undefined;
+  return dir ? { version: 2, dirs: { '': dir }, created: existsSync(dir) ? [] : [dir] } : record;
 }
 
 /** The host's cgroup version and controllers against the config. */
@@ -95,11 +107,15 @@ export function cgroupPlacement(record: CgroupRecord, spec: Spec): CgroupPlaceme
   return managerFor(record).placement(joinsCgroupNs);
 }
 
-/** After the claim, before the helper: makes the cgroup and writes every limit but pids.max. Returns warnings. */
-export function setupCgroup(record: CgroupRecord, spec: Spec, callerPid?: number): string[] {
+/**
+ * After the claim, before the helper: makes the cgroup and writes every limit
+ * but pids.max. Returns warnings. Rootless, device rules are skipped as runc
+ * skips them: only root may program the device controller.
+ */
+export function setupCgroup(record: CgroupRecord, spec: Spec, callerPid?: number, rootless = false): string[] {
   const m = managerFor(record);
   m.create(callerPid);
-  return m.apply(spec.linux?.resources ?? {}, { skipPids: true, devices: spec.linux?.devices });
+  return m.apply(spec.linux?.resources ?? {}, { skipPids: true, skipDevices: rootless, devices: spec.linux?.devices });
 }
 
 /** Once the init is inside: pids.max, which a limit of 0 would have kept it out of. */
@@ -143,7 +159,7 @@ export async function signalCgroup(record: CgroupRecord, signal: number): Promis
 
 export function requireCgroup(record: { id: string; cgroup?: CgroupRecord }): CgroupRecord {
   if (!record.cgroup) {
-    throw new OciError('ERR_NOT_SUPPORTED', `container "${record.id}" has no cgroup (it was created with --cgroup-manager=disabled)`);
+    throw new OciError('ERR_NOT_SUPPORTED', `container "${record.id}" has no cgroup (it was created with --cgroup-manager=disabled, or rootless without a writable cgroup)`);
   }
   return record.cgroup;
 }

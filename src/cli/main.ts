@@ -6,7 +6,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { writeSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createContext, DEFAULT_ROOT, type RuntimeContext } from '../context.js';
+import { createContext, type RuntimeContext } from '../context.js';
+import { ROOTLESS_SETTINGS, type RootlessSetting } from '../rootless/mode.js';
 import { Logger, type LogFormat } from '../log.js';
 import { registerCommands } from './commands.js';
 import { failureExitCode, reportError } from './report.js';
@@ -14,12 +15,13 @@ import { VERSION } from '../version.js';
 import { localCaller, type Caller } from '../caller.js';
 
 interface GlobalOptions {
-  root: string;
+  root?: string;
   log?: string;
   logFormat: LogFormat;
   debug: boolean;
   cgroupManager?: 'cgroupfs' | 'systemd' | 'disabled';
   systemdCgroup?: boolean;
+  rootless: RootlessSetting;
 }
 
 /** Commands that end with a status of their own (run, exec: the process's) report it here. */
@@ -42,7 +44,7 @@ function buildProgram(caller: Caller, setExitCode: SetExitCode): { program: Comm
   program
     .description('ocirun: a low-level OCI container runtime')
     .version(VERSION, '-v, --version', 'print the version')
-    .option('--root <dir>', 'root directory for container state', DEFAULT_ROOT)
+    .option('--root <dir>', 'root directory for container state (default /run/ocirun; without root $XDG_RUNTIME_DIR/ocirun)')
     .option('--log <file>', 'write logs to this file (default: stderr)')
     .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'))
     .option('--debug', 'enable debug logging', false)
@@ -52,6 +54,8 @@ function buildProgram(caller: Caller, setExitCode: SetExitCode): { program: Comm
     .option('--systemd-cgroup', 'use the systemd cgroup manager (runc compatible)')
     // Read by the native front end; here it only has to be accepted.
     .option('--no-engine', 'run this call in a fresh Node process, not the resident daemon')
+    // runc's flag: how to treat cgroups the caller may not write (docs/rootless.md).
+    .addOption(new Option('--rootless <value>', 'ignore cgroup permission errors (true, false or auto)').choices(ROOTLESS_SETTINGS).default('auto'))
     .showSuggestionAfterError(false)
     // Global flags before the command, as runc takes them; exec passes the rest to its command.
     .enablePositionalOptions()
@@ -78,7 +82,7 @@ function buildProgram(caller: Caller, setExitCode: SetExitCode): { program: Comm
   const context = (): RuntimeContext => {
     if (!ctx) {
       const g = program.opts<GlobalOptions>();
-      ctx = createContext({ root: g.root, logger: logger(), debug: g.debug, cgroupManager: g.systemdCgroup ? 'systemd' : g.cgroupManager, caller });
+      ctx = createContext({ root: g.root, logger: logger(), debug: g.debug, cgroupManager: g.systemdCgroup ? 'systemd' : g.cgroupManager, rootless: g.rootless, caller });
     }
     return ctx;
   };

@@ -94,7 +94,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   let controlFd = -1;
   try {
     return await store.withLock(id, async () => {
-      if (cgroup) for (const w of setupCgroup(cgroup, spec, ctx.caller.pid)) ctx.logger.warn(w);
+      if (cgroup) for (const w of setupCgroup(cgroup, spec, ctx.caller.pid, ctx.rootless)) ctx.logger.warn(w);
       ctx.logger.debug(`create ${id}: starting init helper`);
       let spawned;
       try {

@@ -13,6 +13,8 @@ import { planDevices, defaultDevSymlinks } from '../rootfs/devices.js';
 import { hostLayout } from '../cgroups/layout.js';
 import { planMounts } from '../rootfs/mounts.js';
 import { OciError } from '../errors.js';
+import { runningInUserNamespace } from '../rootless/mode.js';
+import { planUsernsMapping } from '../rootless/idmaps.js';
 
 export interface PlanOptions {
   /** The container ID, for the seccomp listener's state (default: the state dir's name). */
@@ -36,12 +38,16 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     ...(ns.path ? { path: ns.path } : {}),
   }));
   const newUserNs = (linux.namespaces ?? []).some((ns) => ns.type === 'user' && !ns.path);
-  // New or joined, a user namespace other than the host's cannot mknod or mount cgroup v1.
-  const inUserNs = (linux.namespaces ?? []).some((ns) => ns.type === 'user');
+  // New, joined, or the one the runtime itself runs in (rootless podman's): a
+  // user namespace other than the host's cannot mknod or mount cgroup v1.
+  const inUserNs = (linux.namespaces ?? []).some((ns) => ns.type === 'user') || runningInUserNamespace();
   const mounts = planMounts(spec.mounts ?? [], {
     bundle: opts.bundle,
     cgroupLayout: hostLayout(),
     userNamespace: inUserNs,
+    // sysfs may be mounted only by whoever owns the network namespace: with the
+    // runtime's own (owned by an outer user namespace), the host's /sys is bound instead.
+    bindSysfs: inUserNs && !(linux.namespaces ?? []).some((ns) => ns.type === 'network'),
     cgroupNamespace: (linux.namespaces ?? []).some((ns) => ns.type === 'cgroup'),
     cgroupDirs: opts.cgroupDirs,
   });
@@ -83,5 +89,6 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     })),
     sysctls: Object.entries(linux.sysctl ?? {}).map(([key, value]) => ({ key, value })),
     debug: opts.debug,
+    ...(newUserNs ? { userns: planUsernsMapping(spec) } : {}),
   };
 }

@@ -209,6 +209,17 @@ export interface InitPlan extends CommonPlan {
   hooks?: InitHooksPlan;
   /** Where the init goes before it runs anything (src/cgroups). */
   cgroup?: CgroupPlacementPlan;
+  /** How a new user namespace is mapped when the runtime has no root (src/rootless/idmaps.ts). */
+  userns?: UsernsMappingPlan;
+}
+
+/** Absent: stage 0 writes uid_map and gid_map itself (it has root, or CAP_SETUID over its namespace). */
+export interface UsernsMappingPlan {
+  /** Write "deny" to the init's setgroups before its gid map, as an unprivileged writer must. */
+  setgroupsDeny?: boolean;
+  /** newuidmap / newgidmap, run as "newuidmap PID inside outside size ..." instead of writing the map. */
+  uidMapHelper?: string;
+  gidMapHelper?: string;
 }
 
 /** exec: join the running container whose init is behind `targetFd` (runc's initSetns, youki's as_tenant). */

@@ -17,6 +17,8 @@ export interface MountContext {
   cgroupNamespace?: boolean;
   /** The container's own cgroup directory per hierarchy (src/cgroups), bound on hybrid and legacy hosts. */
   cgroupDirs?: Record<string, string>;
+  /** A sysfs mount cannot be made (a user namespace without its own network namespace): bind the host's /sys. */
+  bindSysfs?: boolean;
 }
 
 const BIND_FLAGS = MS.BIND | MS.REC;
@@ -29,9 +31,21 @@ export function planMounts(mounts: readonly Mount[], mctx: MountContext): MountP
       out.push(...planCgroupMount(m, mctx));
       continue;
     }
-    out.push(planOne(m, mctx.bundle));
+    out.push(type === 'sysfs' && mctx.bindSysfs ? planSysfsBind(m) : planOne(m, mctx.bundle));
   }
   return out;
+}
+
+/**
+ * runc's rootless sysfs (specconv.ToRootless): the host's /sys, recursively
+ * bound, nosuid, noexec, nodev and read-only whatever the options said: it is
+ * the host's, not the container's.
+ */
+function planSysfsBind(m: Mount): MountPlan {
+  return {
+    dest: m.destination, source: '/sys', type: '', flags: BIND_FLAGS, data: '',
+    remountFlags: MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY, propagation: parseMountOptions(m.options).propagation,
+  };
 }
 
 /** mount_setattr(2) attributes, only when a recursive option asked for them. */

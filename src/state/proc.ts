@@ -34,8 +34,15 @@ export function isSameLiveProcess(pid: number, startTime: string): boolean {
 export function isInitHelper(pid: number): boolean {
   try {
     return readlinkSync(`/proc/${pid}/exe`).startsWith('/memfd:ocirun-init');
-  } catch {
-    return false;
+  } catch (err) {
+    // Without root the non-dumpable helper's exe link is out of reach; its
+    // name is not (the helper sets it; only the fifo's presence is trusted more).
+    if ((err as NodeJS.ErrnoException).code !== 'EACCES') return false;
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8') === 'ocirun-init\n';
+    } catch {
+      return false;
+    }
   }
 }
 

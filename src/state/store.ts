@@ -4,7 +4,7 @@
 // reader never sees half a file.
 import { chmodSync, mkdirSync, openSync, closeSync, fstatSync, readFileSync, writeFileSync, renameSync, rmSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { OciError } from '../errors.js';
+import { OciError, SystemError } from '../errors.js';
 import { native } from '../native/binding.js';
 import type { Spec } from '../oci/types.js';
 import type { CgroupRecord } from '../cgroups/index.js';
@@ -47,7 +47,23 @@ export class StateStore {
   }
 
   ensureRoot(): void {
-    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    this.writingRoot(() => mkdirSync(this.root, { recursive: true, mode: 0o700 }));
+  }
+
+  /** A state root this user may not write is one line that says what to do, with the errno kept. */
+  private writingRoot<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code !== 'EACCES' && e.code !== 'EPERM' && e.code !== 'EROFS') throw err;
+      const who = process.geteuid?.() === 0 ? '' : ` by uid ${process.geteuid?.()}`;
+      const hint = process.geteuid?.() === 0 ? 'pass --root DIR' : 'pass --root DIR or set XDG_RUNTIME_DIR to a directory of yours';
+      throw new SystemError({
+        code: e.code, errno: typeof e.errno === 'number' ? e.errno : 0, syscall: e.syscall ?? 'mkdir', path: this.root,
+        message: `state root ${this.root} is not writable${who} (${e.code}): ${hint}`, cause: err,
+      });
+    }
   }
 
   /**
@@ -62,7 +78,7 @@ export class StateStore {
     const tmp = join(this.root, `.tmp:${record.id}:${process.pid}:${Date.now()}:${++tmpSerial}`);
     // Searchable by all: a user-namespaced init (an unprivileged host uid) opens
     // exec.fifo through it. The root above stays 0700, so nobody else gets here.
-    mkdirSync(tmp, { mode: 0o711 });
+    this.writingRoot(() => mkdirSync(tmp, { mode: 0o711 }));
     try {
       const fifo = join(tmp, EXEC_FIFO);
       native().mkfifo(fifo, 0o622);

@@ -347,6 +347,6 @@ describe.runIf(isRoot && v1Host)('cgroups (v1 controllers)', () => {
     const r = h.run(['--cgroup-manager', 'disabled', 'run', '-d', '--bundle', h.bundle(sh('sleep 70')), id]);
     expect(r.status).toBe(0);
     expect(readFileSync(`/proc/${state(id).pid}/cgroup`, 'utf8')).not.toContain(id);
-    expect(h.run(['pause', id]).stderr).toBe(`ocirun: container "${id}" has no cgroup (it was created with --cgroup-manager=disabled)\n`);
+    expect(h.run(['pause', id]).stderr).toBe(`ocirun: container "${id}" has no cgroup (it was created with --cgroup-manager=disabled, or rootless without a writable cgroup)\n`);
   });
 });

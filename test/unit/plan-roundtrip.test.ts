@@ -94,6 +94,7 @@ function fullInitPlan(): Complete<InitPlan> {
     },
     console: { socketFd: 4, rows: 24, cols: 0xffff },
     cgroup: { dir: '/sys/fs/cgroup/c1', procs: ['/sys/fs/cgroup/pids/c1/cgroup.procs'] },
+    userns: { setgroupsDeny: true, uidMapHelper: '/usr/bin/newuidmap', gidMapHelper: '/usr/bin/newgidmap' },
   };
 }
 
@@ -181,6 +182,7 @@ const MALFORMED: Array<[string, Buffer, string]> = [
   ['a relative hook', create((p) => { p.hooks.hooks[1].path = 'hook'; }), 'plan: hooks.hooks[1].path: not an absolute path'],
   ['a relative listener', create((p) => { p.process.seccomp.listener.path = 'a.sock'; }), 'plan: process.seccomp.listener.path: not an absolute path'],
   ['a relative cgroup dir', create((p) => { p.cgroup.dir = 'c1'; }), 'plan: cgroup.dir: not an absolute path'],
+  ['a relative newuidmap', create((p) => { p.userns.uidMapHelper = 'newuidmap'; }), 'plan: userns.uidMapHelper: not an absolute path'],
   ['a rootfs of /', create((p) => { p.rootfs = '//'; }), 'plan: rootfs: cannot be /'],
   ['an unknown namespace type', create((p) => { p.namespaces[0].type = 3; }), 'plan: namespaces[0].type: not a CLONE_NEW* namespace'],
   ['a namespace listed twice', create((p) => { p.namespaces.push({ type: CLONE.NEWUTS }); }), 'plan: namespaces[5].type: namespace listed twice'],
