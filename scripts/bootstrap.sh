@@ -9,9 +9,11 @@ die() { say "$*"; exit 1; }
 
 cd "$(dirname "$0")/.."
 
-# (a) ocirun creates namespaces, mounts and device nodes: it needs root.
+# (a) The bootstrap installs Debian packages and the tests need root (they
+# also create the unprivileged user the rootless tests run as). ocirun itself
+# then runs for any user (docs/rootless.md).
 if [ "$(id -u)" -ne 0 ]; then
-  die "ocirun needs root (namespaces, mounts, pivot_root); run it again as root (e.g. with sudo)"
+  die "the bootstrap needs root (Debian packages; the test suite runs as root); run it again as root (e.g. with sudo)"
 fi
 
 log=$(mktemp "${TMPDIR:-/tmp}/ocirun-bootstrap.XXXXXX")
@@ -34,7 +36,9 @@ quietly() {
 # rapidjson-dev: the init helper parses its JSON plan with it (header-only).
 # For rootfs-tools: umoci (the unpack tests' and bench's reference), attr
 # (setfattr for layer xattrs) and zstd (zstd layers; Node 20's zlib has none).
-packages="build-essential python3 libc6-dev busybox-static runc iproute2 libseccomp-dev rapidjson-dev podman conmon catatonit containerd umoci attr zstd qemu-system-x86 linux-image-amd64 xz-utils"
+# uidmap: newuidmap/newgidmap, through which a user maps its /etc/subuid
+# ranges (ocirun and podman without root; the rootless tests make that user).
+packages="build-essential python3 libc6-dev busybox-static runc iproute2 libseccomp-dev rapidjson-dev podman conmon catatonit containerd umoci attr zstd qemu-system-x86 linux-image-amd64 xz-utils uidmap"
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   need=
   for p in $packages; do

@@ -1,0 +1,219 @@
+// ocirun as an ordinary user, side by side with runc: each scenario runs as
+// an unprivileged user this file creates (and removes), once with ocirun and
+// once with `runc --root $XDG_RUNTIME_DIR/runc`, and what a user would see
+// must agree. ocirun uses its default state root ($XDG_RUNTIME_DIR/ocirun).
+// No cgroups here: this host has no delegation for users (docs/rootless.md).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+// @ts-expect-error plain JS module without types
+import { buildBusyboxRootfs } from '../../rootfs-tools/default-bundle.mjs';
+import { defaultSpec } from '../../src/config/default-spec.js';
+import type { Spec } from '../../src/oci/types.js';
+import { RootlessUser, type Result } from '../support/rootless-user.js';
+
+const isRoot = process.getuid?.() === 0;
+const RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
+const haveUidmap = existsSync('/usr/bin/newuidmap') && existsSync('/usr/bin/newgidmap');
+
+interface Rt { name: 'ocirun' | 'runc'; cmd: (args: string[]) => [string, string[]]; stateDir: string }
+
+describe.runIf(isRoot && RUNC && haveUidmap)('rootless, as an unprivileged user', () => {
+  let u: RootlessUser;
+  let rootfs: string;
+  let rts: Rt[];
+  let seq = 0;
+
+  beforeAll(async () => {
+    u = RootlessUser.create();
+    rootfs = join(u.work, 'rootfs');
+    await buildBusyboxRootfs(rootfs);
+    rts = [
+      { name: 'ocirun', cmd: (a) => [process.execPath, [u.ocirun, ...a]], stateDir: join(u.xdg, 'ocirun') },
+      { name: 'runc', cmd: (a) => [RUNC!, ['--root', join(u.xdg, 'runc'), ...a]], stateDir: join(u.xdg, 'runc') },
+    ];
+  }, 60_000);
+
+  afterAll(() => {
+    if (!u) return;
+    for (const rt of rts ?? []) {
+      for (const id of existsSync(rt.stateDir) ? readdirSync(rt.stateDir) : []) run(rt, ['delete', '--force', id]);
+    }
+    u.destroy();
+  });
+
+  const run = (rt: Rt, args: string[], env?: NodeJS.ProcessEnv): Result => {
+    const [cmd, argv] = rt.cmd(args);
+    return u.run(cmd, argv, { env });
+  };
+
+  /** A bundle of spec --rootless for this user, edited, on the shared read-only busybox. */
+  const bundle = (args: string[], edit?: (s: Spec) => void): string => {
+    const dir = u.dir(`b${++seq}`);
+    const spec = defaultSpec({ rootless: true, uid: u.uid, gid: u.gid });
+    spec.root = { path: rootfs, readonly: true };
+    spec.process!.terminal = false;
+    spec.process!.args = args;
+    edit?.(spec);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
+    chownSync(join(dir, 'config.json'), u.uid, u.gid);
+    return dir;
+  };
+
+  /** Runs fn for ocirun and runc; returns both results, ocirun's first. */
+  const both = <T>(fn: (rt: Rt, id: string) => T): [T, T] => {
+    const out = rts.map((rt) => fn(rt, `rl-${rt.name}-${++seq}`));
+    return [out[0], out[1]];
+  };
+
+  /** Nothing left behind: no state, no process of the user or its subordinate ids. */
+  const expectClean = (): void => {
+    for (const rt of rts) expect(existsSync(rt.stateDir) ? readdirSync(rt.stateDir) : [], rt.name).toEqual([]);
+    expect(u.processes()).toEqual([]);
+  };
+
+  const sh = (script: string): string[] => ['sh', '-c', script];
+
+  it('run: root inside, mapped to the user alone, setgroups denied', () => {
+    const b = bundle(sh('id; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups'));
+    const [o, r] = both((rt, id) => run(rt, ['run', '--bundle', b, id]));
+    expect(o).toEqual(r);
+    expect(o.status).toBe(0);
+    const words = o.stdout.split(/\s+/).filter(Boolean);
+    expect(words.slice(0, 2)).toEqual(['uid=0(root)', 'gid=0(root)']);
+    expect(words.slice(-7)).toEqual(['0', String(u.uid), '1', '0', String(u.gid), '1', 'deny']);
+    expectClean();
+  });
+
+  it('create, state, start, exec, pause, kill, delete', async () => {
+    const b = bundle(['sleep', '100'], (s) => { s.hostname = 'rl-host'; });
+    const [o, r] = both((rt, id) => {
+      const status = (): string => {
+        const s = run(rt, ['state', id]);
+        return s.status === 0 ? (JSON.parse(s.stdout) as { status: string }).status : `exit ${s.status}`;
+      };
+      const steps: unknown[] = [];
+      steps.push(run(rt, ['create', '--bundle', b, id]).status, status());
+      steps.push(run(rt, ['start', id]).status, status());
+      const e = run(rt, ['exec', id, 'sh', '-c', 'id -u; hostname; exit 3']);
+      steps.push(e.status, e.stdout);
+      // No cgroup without delegation: both refuse to pause, and the container runs on.
+      steps.push(run(rt, ['pause', id]).status !== 0, status());
+      steps.push(run(rt, ['kill', id, 'KILL']).status);
+      for (let i = 0; i < 100 && status() !== 'stopped'; i++) spawnWait();
+      steps.push(status(), run(rt, ['delete', id]).status, status() !== 'stopped');
+      return steps;
+    });
+    expect(o).toEqual(r);
+    expect(o).toEqual([0, 'created', 0, 'running', 3, '0\nrl-host\n', true, 'running', 0, 'stopped', 0, true]);
+    expectClean();
+  });
+
+  it('a subuid range through newuidmap/newgidmap', () => {
+    const b = bundle(sh('cat /proc/self/uid_map /proc/self/gid_map; touch /tmp/f; chown 1000:1000 /tmp/f; stat -c %u:%g /tmp/f'), (s) => {
+      s.linux!.uidMappings!.push({ containerID: 1, hostID: u.subuid.start, size: 65536 });
+      s.linux!.gidMappings!.push({ containerID: 1, hostID: u.subgid.start, size: 65536 });
+      s.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] });
+    });
+    const [o, r] = both((rt, id) => run(rt, ['run', '--bundle', b, id]));
+    expect(o).toEqual(r);
+    expect(o.stdout.split(/\s+/).filter(Boolean)).toEqual([
+      '0', String(u.uid), '1', '1', String(u.subuid.start), '65536',
+      '0', String(u.gid), '1', '1', String(u.subgid.start), '65536', '1000:1000']);
+    expectClean();
+  });
+
+  it('hostname, mounts, a read-only rootfs, masked paths, loopback only', () => {
+    const b = bundle(sh([
+      'hostname', 'touch /x 2>/dev/null || echo ro-rootfs', 'wc -c < /proc/kcore', 'ls /proc/acpi 2>/dev/null | wc -l',
+      'touch /sys/x 2>/dev/null || echo ro-sys', 'test -c /dev/null && echo > /dev/null && echo dev-null',
+      'ls /sys/class/net', "grep -E ' /(proc|dev/pts|sys) ' /proc/mounts | cut -d' ' -f2,3",
+    ].join('; ')), (s) => {
+      s.hostname = 'rootless-host';
+      // runc's spec --rootless shares the host's network; a new one has only loopback.
+      s.linux!.namespaces!.push({ type: 'network' });
+    });
+    const [o, r] = both((rt, id) => run(rt, ['run', '--bundle', b, id]));
+    expect(o).toEqual(r);
+    expect(o.stdout).toBe('rootless-host\nro-rootfs\n0\n0\nro-sys\ndev-null\nlo\n/proc proc\n/dev/pts devpts\n/sys sysfs\n');
+    expectClean();
+  });
+
+  it('without a network namespace, sysfs is the host\'s, bound read-only', () => {
+    const b = bundle(sh("touch /sys/x 2>/dev/null || echo ro-sys; test -d /sys/class/net/lo && echo host-net; grep ' /sys ' /proc/mounts | cut -d' ' -f2,3"));
+    const [o, r] = both((rt, id) => run(rt, ['run', '--bundle', b, id]));
+    expect(o).toEqual(r);
+    expect(o.stdout).toBe('ro-sys\nhost-net\n/sys sysfs\n');
+    expectClean();
+  });
+
+  it('an id outside the user\'s ranges: one line, nothing left', () => {
+    const b = bundle(['true'], (s) => { s.linux!.uidMappings!.push({ containerID: 1, hostID: u.subuid.start + u.subuid.count, size: 10 }); });
+    const [o, r] = both((rt, id) => run(rt, ['run', '--bundle', b, id]));
+    expect([o.status, r.status]).toEqual([1, 1]);
+    const last = u.subuid.start + u.subuid.count;
+    expect(o.stderr).toBe(`ocirun: linux.uidMappings[1]: host uids ${last}-${last + 9} are not ${u.name} (uid ${u.uid})'s to map: ` +
+      `/etc/subuid grants ${u.subuid.start}-${last - 1}\n`);
+    expectClean();
+  });
+
+  it('a cgroup limit without delegation: one line, nothing left', () => {
+    const b = bundle(['true'], (s) => { s.linux!.resources = { memory: { limit: 64 << 20 } }; });
+    const [o, r] = both((rt, id) => run(rt, ['run', '--bundle', b, id]));
+    expect([o.status, r.status]).toEqual([1, 1]);
+    expect(r.stderr).toContain('cannot set memory limit: container could not join or create cgroup');
+    expect(o.stderr).toBe(`ocirun: linux.resources.memory.limit: cannot set the memory limit: rootless, and no cgroup of memory is writable by uid ${u.uid} (no delegation)\n`);
+    // --rootless false: a permission problem is then the cgroup's own error, as with runc.
+    expect(run(rts[0], ['--rootless', 'false', 'run', '--bundle', b, 'rl-nolimit']).stderr).toMatch(/^ocirun: EACCES: permission denied, mkdir '\/sys\/fs\/cgroup\//);
+    expectClean();
+  });
+
+  it('a state root the user cannot write, or none at all: one line', () => {
+    const locked = join(u.work, 'locked');
+    mkdirSync(locked, { mode: 0o755 });
+    const b = bundle(['true']);
+    const o = u.run(process.execPath, [u.ocirun, '--root', join(locked, 'state'), 'run', '--bundle', b, 'rl-locked']);
+    const r = u.run(RUNC!, ['--root', join(locked, 'state'), 'run', '--bundle', b, 'rl-locked']);
+    expect([o.status, r.status]).toEqual([1, 1]);
+    expect(o.stderr).toBe(`ocirun: state root ${join(locked, 'state')} is not writable by uid ${u.uid} (EACCES): ` +
+      'pass --root DIR or set XDG_RUNTIME_DIR to a directory of yours\n');
+    expect(existsSync(join(locked, 'state'))).toBe(false);
+    const bare = u.run(process.execPath, [u.ocirun, 'run', '--bundle', b, 'rl-noxdg'], { env: { XDG_RUNTIME_DIR: undefined } });
+    expect(bare).toMatchObject({ status: 1, stderr: `ocirun: running as uid ${u.uid} without root: set XDG_RUNTIME_DIR (usually /run/user/${u.uid}) or pass --root DIR\n` });
+    expectClean();
+  });
+
+  it('spec --rootless makes its bundle directory and maps the user', () => {
+    const dir = join(u.home, 'new', 'bundle');
+    expect(u.run(process.execPath, [u.ocirun, 'spec', '--rootless', '-b', dir]).status).toBe(0);
+    const spec = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Spec;
+    expect(spec.linux?.uidMappings).toEqual([{ containerID: 0, hostID: u.uid, size: 1 }]);
+    expect(spec.linux?.gidMappings).toEqual([{ containerID: 0, hostID: u.gid, size: 1 }]);
+    const again = u.run(process.execPath, [u.ocirun, 'spec', '--rootless', '-b', dir]);
+    expect(again).toMatchObject({ status: 1, stderr: `ocirun: ${join(dir, 'config.json')} already exists: remove it first\n` });
+  });
+
+  it('the Runtime library as the user, with the same rules', () => {
+    const b = bundle(sh('cat /proc/self/uid_map'));
+    const script = join(u.home, 'lib.mjs');
+    const index = join(dirname(dirname(u.ocirun)), 'dist', 'index.js');
+    writeFileSync(script, [
+      `import { Runtime } from ${JSON.stringify(index)};`,
+      'try { new Runtime(); } catch (e) { if (!process.env.XDG_RUNTIME_DIR) { console.log(e.message); process.exit(0); } throw e; }',
+      'const rt = new Runtime();',
+      `const s = await rt.run('rl-lib', ${JSON.stringify(b)}, { stdio: [0, 1, 2] });`,
+      'console.log(JSON.stringify(s), rt.root);',
+    ].join('\n'));
+    const r = u.run(process.execPath, [script]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split(/\s+/).filter(Boolean)).toEqual(['0', String(u.uid), '1',
+      JSON.stringify({ exitCode: 0, signal: null, known: true }), join(u.xdg, 'ocirun')]);
+    expect(u.run(process.execPath, [script], { env: { XDG_RUNTIME_DIR: undefined } }).stdout).toBe(
+      `running as uid ${u.uid} without root: set XDG_RUNTIME_DIR (usually /run/user/${u.uid}) or pass --root DIR\n`);
+    expectClean();
+  });
+});
+
+function spawnWait(): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+}
