@@ -63,7 +63,8 @@
         "native/init/timing.cc",
         "native/init/cgroup.cc",
         "native/init/plan_json.cc",
-        "native/init/plan_schema.cc"
+        "native/init/plan_schema.cc",
+        "native/init/usermaps.cc"
       ],
       "include_dirs": ["native"],
       "defines": ["_GNU_SOURCE"],

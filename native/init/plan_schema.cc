@@ -308,7 +308,6 @@ template <class V> void visit_create(V& v, Plan& p) {
   bool userns = fresh & CLONE_NEWUSER;
   v.check(!userns || (!p.uid_maps.empty() && !p.gid_maps.empty()), "uidMappings", "a new user namespace needs id mappings");
   v.check(userns || (p.uid_maps.empty() && p.gid_maps.empty()), "uidMappings", "id mappings without a new user namespace");
-  v.check(userns || !userns_mapping, "userns", "a mapping plan without a new user namespace");
   v.check(!p.has_hostname || p.has_namespace(CLONE_NEWUTS), "hostname", "needs a UTS namespace");
   v.check(!p.has_domainname || p.has_namespace(CLONE_NEWUTS), "domainname", "needs a UTS namespace");
   v.check(p.time_offsets.empty() || (fresh & CLONE_NEWTIME), "timeOffsets", "need a new time namespace");
@@ -318,6 +317,7 @@ template <class V> void visit_create(V& v, Plan& p) {
     v.check_at(!(m.idmap || m.ridmap) || !m.uid_maps.empty() || p.has_namespace(CLONE_NEWUSER), "mounts", i, "idmap",
                "needs mappings or a user namespace");
   }
+  v.check(userns || !userns_mapping, "userns", "a mapping plan without a new user namespace");
 }
 
 template <class V> void visit_exec(V& v, Plan& p) {
