@@ -82,7 +82,9 @@ int open_namespace(const Namespace& ns) {
   return fd;
 }
 
-bool write_file(const std::string& path, const std::string& data, const char* what) {
+}  // namespace
+
+bool write_once(const std::string& path, const std::string& data, const char* what) {
   int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return fail(errno, "open", path, what);
   // One write: id maps and time offsets can only be written once.
@@ -93,8 +95,6 @@ bool write_file(const std::string& path, const std::string& data, const char* wh
   if (static_cast<size_t>(n) != data.size()) return fail(EIO, "write", path, what);
   return true;
 }
-
-}  // namespace
 
 bool join_namespaces(const Plan& plan) {
   // Open every path first, with our host credentials: once we are in a
@@ -144,7 +144,7 @@ bool setup_time_namespace(const Plan& plan) {
              static_cast<long long>(t.secs), t.nanos);
     s += line;
   }
-  return write_file("/proc/self/timens_offsets", s, "set time namespace offsets");
+  return write_once("/proc/self/timens_offsets", s, "set time namespace offsets");
 }
 
 pid_t clone_init(const Plan& plan, int* pidfd, int cgroup_fd) {

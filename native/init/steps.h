@@ -10,6 +10,8 @@
 namespace ocirun::init {
 
 // ns.cc: stage 0, in the runtime's namespaces.
+// One write(2) of data to a /proc file that takes only one (id maps, time offsets).
+bool write_once(const std::string& path, const std::string& data, const char* what);
 bool join_namespaces(const Plan& plan);
 bool setup_time_namespace(const Plan& plan);
 // clone3 with CLONE_PARENT|CLONE_PIDFD and the new namespaces (and

@@ -42,16 +42,7 @@ const char* basename_of(const std::string& path) {
 }
 
 bool write_proc(pid_t pid, const char* file, const std::string& data, const char* what) {
-  std::string path = "/proc/" + std::to_string(pid) + "/" + file;
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return fail(errno, "open", path, what);
-  // One write: an id map can only be written once.
-  ssize_t n = write(fd, data.data(), data.size());
-  int e = errno;
-  close(fd);
-  if (n < 0) return fail(e, "write", path, what);
-  if (static_cast<size_t>(n) != data.size()) return fail(EIO, "write", path, what);
-  return true;
+  return write_once("/proc/" + std::to_string(pid) + "/" + file, data, what);
 }
 
 std::string map_lines(const std::vector<IdMap>& maps) {
