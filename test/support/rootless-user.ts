@@ -22,6 +22,15 @@ function subRanges(file: string, name: string): SubRange[] {
     .map((f) => ({ start: Number(f[1]), count: Number(f[2]) }));
 }
 
+/** useradd/usermod/userdel, retried while another one (a parallel test file) holds /etc/passwd's lock. */
+function shadow(cmd: string, args: string[]): { status: number | null; stderr: string } {
+  for (let i = 0; ; i++) {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    if (r.status === 0 || i >= 50 || !/lock/i.test(r.stderr)) return { status: r.status, stderr: r.stderr };
+    spawnSync('sleep', ['0.1']);
+  }
+}
+
 export class RootlessUser {
   readonly uid: number;
   readonly gid: number;
@@ -52,14 +61,14 @@ export class RootlessUser {
     const home = join(work, 'home');
     let made = false;
     try {
-      const add = spawnSync('useradd', ['--home-dir', home, '--create-home', '--shell', '/bin/sh', '--user-group', name], { encoding: 'utf8' });
+      const add = shadow('useradd', ['--home-dir', home, '--create-home', '--shell', '/bin/sh', '--user-group', name]);
       if (add.status !== 0) throw new Error(`useradd: ${add.stderr}`);
       made = true;
       // Debian's useradd allocates ranges itself (login.defs SUB_UID_*); others may not.
       if (subRanges('/etc/subuid', name).length === 0 || subRanges('/etc/subgid', name).length === 0) {
         const base = 400000 + (process.pid % 1000) * 65536;
         const range = `${base}-${base + 65535}`;
-        const mod = spawnSync('usermod', ['--add-subuids', range, '--add-subgids', range, name], { encoding: 'utf8' });
+        const mod = shadow('usermod', ['--add-subuids', range, '--add-subgids', range, name]);
         if (mod.status !== 0) throw new Error(`usermod: ${mod.stderr}`);
       }
       const uid = Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
@@ -70,7 +79,7 @@ export class RootlessUser {
       const user = new RootlessUser(name, work, RootlessUser.reachableOcirun(work, uid, gid));
       return user;
     } catch (err) {
-      if (made) spawnSync('userdel', ['--remove', name]);
+      if (made) shadow('userdel', ['--remove', '--force', name]);
       rmSync(work, { recursive: true, force: true });
       throw err;
     }
@@ -164,7 +173,7 @@ export class RootlessUser {
   destroy(): void {
     this.killAll();
     // userdel also drops the user's /etc/subuid and /etc/subgid lines.
-    spawnSync('userdel', ['--remove', '--force', this.name]);
+    shadow('userdel', ['--remove', '--force', this.name]);
     rmSync(this.work, { recursive: true, force: true });
     if (existsSync('/etc/subuid') && subRanges('/etc/subuid', this.name).length > 0) {
       throw new Error(`userdel left ${this.name} in /etc/subuid`);
