@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 // @ts-expect-error plain JS module without types
-import { buildBusyboxRootfs } from '../../rootfs-tools/default-bundle.mjs';
+import { buildBusyboxRootfs } from '../../scripts/default-bundle.mjs';
 import { defaultSpec } from '../../src/config/default-spec.js';
 import type { Spec } from '../../src/oci/types.js';
 import { RootlessUser, type Result } from '../support/rootless-user.js';
