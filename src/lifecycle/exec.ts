@@ -148,7 +148,7 @@ function buildExecPlan(ctx: RuntimeContext, record: ContainerRecord, p: Process,
     namespaces: (config.linux?.namespaces ?? []).map((ns) => ({
       type: NAMESPACES[ns.type], path: `/proc/${record.pid}/ns/${NS_FILES[ns.type]}`,
     })),
-    process: { ...full.process, ...planProcess(p, 'exec') },
+    process: { ...full.process, ...planProcess(p, 'exec', (config.linux?.namespaces ?? []).some((ns) => ns.type === 'user')) },
     debug: ctx.debug,
     targetFd,
     cgroupProcs: execCgroupProcs(record.pid, ctx.caller.pid),

@@ -75,7 +75,7 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     readonlyPaths: linux.readonlyPaths ?? [],
     stateDir: opts.stateDir,
     process: {
-      ...planProcess(spec.process),
+      ...planProcess(spec.process, 'init', (linux.namespaces ?? []).some((ns) => ns.type === 'user')),
       seccomp: linux.seccomp
         ? planSeccomp(linux.seccomp, { id: opts.id ?? basename(opts.stateDir), bundle: opts.bundle, annotations: spec.annotations },
           opts.helper ? { dir: seccompCacheDir(dirname(opts.stateDir)), helper: opts.helper } : undefined)

@@ -19,26 +19,31 @@ export function apparmorEnabled(root = '/'): boolean {
   }
 }
 
-let held: bigint | undefined;
+let held: { bounding: bigint; permitted: bigint } | undefined;
 
 /**
  * The capabilities this process can pass to a container: in its bounding set
  * (the helper cannot raise past it, in any user namespace) and permitted
- * (capset(2) refuses anything more without a user namespace). Read once.
+ * (capset(2) refuses anything more without a user namespace). In a user
+ * namespace of the container's, its root holds every capability the bounding
+ * set allows whatever ours are: what a rootless runtime, with none, relies on.
+ * Read once.
  */
-export function heldCapabilities(status?: string): bigint {
-  if (status === undefined && held !== undefined) return held;
-  const text = status ?? readFileSync('/proc/self/status', 'utf8');
-  const field = (name: string): bigint => {
-    const m = new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm').exec(text);
-    return m ? BigInt(`0x${m[1]}`) : ~0n;
-  };
-  const mask = field('CapBnd') & field('CapPrm');
-  if (status === undefined) held = mask;
-  return mask;
+export function heldCapabilities(status?: string, userNamespace = false): bigint {
+  let sets = status === undefined ? held : undefined;
+  if (!sets) {
+    const text = status ?? readFileSync('/proc/self/status', 'utf8');
+    const field = (name: string): bigint => {
+      const m = new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm').exec(text);
+      return m ? BigInt(`0x${m[1]}`) : ~0n;
+    };
+    sets = { bounding: field('CapBnd'), permitted: field('CapPrm') };
+    if (status === undefined) held = sets;
+  }
+  return userNamespace ? sets.bounding : sets.bounding & sets.permitted;
 }
 
-interface Host { apparmor: () => boolean; kernel: () => string; capabilities?: () => bigint }
+interface Host { apparmor: () => boolean; kernel: () => string; capabilities?: (status?: string, userNamespace?: boolean) => bigint }
 
 export function checkProcessHost(spec: Spec, r: Report, host: Host = { apparmor: apparmorEnabled, kernel: release, capabilities: heldCapabilities }): void {
   const profile = spec.process?.apparmorProfile;
@@ -56,7 +61,8 @@ export function checkProcessHost(spec: Spec, r: Report, host: Host = { apparmor:
   }
   const caps = spec.process?.capabilities;
   if (caps && r.ok('process.capabilities')) {
-    const have = (host.capabilities ?? heldCapabilities)();
+    const userns = (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'user');
+    const have = (host.capabilities ?? heldCapabilities)(undefined, userns);
     const missing = new Set(CAPABILITY_SETS.flatMap((set) => caps[set] ?? []).filter((name) => {
       const bit = CAPABILITIES.get(name);
       return bit !== undefined && !(have & (1n << BigInt(bit)));

@@ -46,7 +46,8 @@ function rlimitValue(n: number): bigint {
 }
 
 /** Seccomp and personality are container-wide (linux.*); the caller adds them. */
-export function planProcess(p: Process, role: ProcessRole = 'init'): ProcessPlan {
+/** userNamespace: the container has one (new or joined), so only our bounding set limits its capabilities. */
+export function planProcess(p: Process, role: ProcessRole = 'init', userNamespace = false): ProcessPlan {
   return {
     args: p.args ?? [],
     env: p.env ?? [],
@@ -61,7 +62,7 @@ export function planProcess(p: Process, role: ProcessRole = 'init'): ProcessPlan
       soft: rlimitValue(r.soft),
       hard: rlimitValue(r.hard),
     })),
-    capabilities: p.capabilities ? planCapabilities(p.capabilities) : undefined,
+    capabilities: p.capabilities ? planCapabilities(p.capabilities, heldCapabilities(undefined, userNamespace)) : undefined,
     oomScoreAdj: p.oomScoreAdj,
     ...planProcessAttrs(p, role),
   };

@@ -123,6 +123,12 @@ describe('capabilities the runtime does not hold', () => {
   const held = heldCapabilities(status);
   const bit = (n: number) => 1n << BigInt(n);
 
+  it('in a user namespace of the container, only the bounding set limits (a rootless runtime permits nothing)', () => {
+    const user = 'CapPrm:\t0000000000000000\nCapBnd:\t000001ffffffdfff\n';
+    expect(heldCapabilities(user)).toBe(0n);
+    expect(heldCapabilities(user, true)).toBe(0x000001ffffffdfffn);
+  });
+
   it('reads what it holds from its bounding and permitted sets', () => {
     // CAP_SYS_RESOURCE (24) is not permitted, CAP_NET_RAW (13) not in the bounding set.
     expect(held & bit(24)).toBe(0n);
