@@ -22,7 +22,7 @@ std::string Dirname(const std::string& p) {
 
 // The CLI's global options that take a value (src/cli/main.ts); a unit test
 // reads this line and compares it with commander's list.
-const char* const kValueFlags[] = {"--root", "--log", "--log-format", "--cgroup-manager"};
+const char* const kValueFlags[] = {"--root", "--log", "--log-format", "--cgroup-manager", "--rootless"};
 
 }  // namespace
 
