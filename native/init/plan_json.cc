@@ -52,11 +52,16 @@ static bool same(const Json& name, const char* key, size_t len) {
 const Json* JsonReader::member(const char* key) {
   if (!ok_) return nullptr;
   size_t len = strlen(key);
-  unsigned i = 0;
-  for (auto m = obj_->MemberBegin(); m != obj_->MemberEnd(); ++m, ++i) {
-    if (!same(m->name, key, len)) continue;
+  unsigned n = obj_->MemberCount();
+  // From the member after the last one found: the encoder writes the fields in
+  // the order visit() asks for them, so this usually looks at one name.
+  for (unsigned k = 0; k < n; k++) {
+    unsigned i = (next_ + k) % n;
+    const auto& m = obj_->MemberBegin()[i];
+    if (!same(m.name, key, len)) continue;
     used_ |= 1ull << i;
-    return &m->value;
+    next_ = i + 1;
+    return &m.value;
   }
   return nullptr;
 }

@@ -100,14 +100,17 @@ class JsonReader {
     if (!j.IsObject()) return type_error("an object");
     const Json* outer = obj_;
     uint64_t outer_used = used_;
+    unsigned outer_next = next_;
     obj_ = &j;
     used_ = 0;
+    next_ = 0;
     // Each member gets one bit of used_; a plan struct has far fewer fields.
     if (j.MemberCount() > 64) error(nullptr, "too many fields");
     else body();
     unknown_fields();
     obj_ = outer;
     used_ = outer_used;
+    next_ = outer_next;
   }
   void unknown_fields();
 
@@ -145,6 +148,7 @@ class JsonReader {
   bool ok_ = true;
   const Json* obj_ = nullptr;
   uint64_t used_ = 0;
+  unsigned next_ = 0;  // where member() starts looking
   std::vector<Frame> frames_;
 };
 
