@@ -3,6 +3,8 @@
 // (native/init/plan_schema.cc), for every field of both variants, and a
 // malformed plan gets one line naming the field. Runs the real helper in its
 // --print-plan mode; no root needed.
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { encodePlan } from '../../src/native/plan-encode.js';
 import type { ExecPlan, HelperPlan, InitPlan } from '../../src/native/plan-schema.js';
@@ -137,6 +139,16 @@ describe('plan round trip through ocirun-init', () => {
     roundTrip(minimalInitPlan());
     roundTrip(minimalExecPlan());
   });
+  // vitest does not type-check, and Complete<> only guards if something does.
+  it('names every field of the schema in its fixtures (type-checked)', () => {
+    const config = ts.getParsedCommandLineOfConfigFile(fileURLToPath(new URL('../../tsconfig.json', import.meta.url)), {}, {
+      ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); },
+    })!;
+    const program = ts.createProgram([fileURLToPath(import.meta.url)], { ...config.options, noEmit: true, rootDir: undefined });
+    const problems = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    expect(problems).toEqual([]);
+  }, 30_000);
+
   it('keeps 64-bit values exact both ways', () => {
     const back = printPlan(encodePlan(fullInitPlan() as InitPlan)).plan as { process: { rlimits: Array<{ hard: string }> } };
     expect(back.process.rlimits[0].hard).toBe('18446744073709551615');
