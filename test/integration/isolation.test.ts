@@ -3,6 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readlinkSync, writeFileSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { Harness, isRoot } from './harness.js';
 import type { Spec } from '../../src/oci/types.js';
 
@@ -173,5 +174,34 @@ describe.runIf(isRoot)('isolation', () => {
     const bad = h.run(['--log', log, '--log-format', 'json', 'start', 'no-such-container']);
     expect(bad).toMatchObject({ status: 1, stderr: 'ocirun: container "no-such-container" does not exist\n' });
     expect(JSON.parse(readFileSync(log, 'utf8').trim().split('\n').at(-1)!)).toMatchObject({ level: 'error', msg: 'container "no-such-container" does not exist' });
+  });
+
+  // What native/init/testdata's "extras" scenario checked by hand, now against runc too.
+  const extras = (s: Spec) => {
+    s.process!.args = ['sh', '-c', 'cat /proc/sys/net/ipv4/ip_forward; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; pwd'];
+    s.process!.cwd = '/tmp/work/dir';
+    s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 321, hard: 654 }];
+    s.process!.oomScoreAdj = 500;
+    s.linux!.sysctl = { 'net.ipv4.ip_forward': '1' };
+    s.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'size=1m'] });
+  };
+  const runc = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
+  it.each([['ocirun'], ...(runc ? [['runc']] : [])])('%s applies sysctls, rlimits and oom_score_adj, and makes a missing cwd', (rt) => {
+    const bundle = h.bundle(extras);
+    const r = rt === 'ocirun' ? h.run(['run', '--bundle', bundle, h.id()])
+      : spawnSync(runc!, ['--root', join(h.work, 'runc-state'), 'run', '--bundle', bundle, h.id()], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual(['1', '321', '654', '500', '/tmp/work/dir', '']);
+  });
+
+  it('sets the time namespace offsets of the config', () => {
+    const r = runIn(h, 'cut -d. -f1 /proc/uptime', (s) => {
+      s.linux!.namespaces!.push({ type: 'time' });
+      s.linux!.timeOffsets = { boottime: { secs: 86400 * 1000, nanosecs: 0 } };
+    });
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    const host = Number(readFileSync('/proc/uptime', 'utf8').split('.')[0]);
+    expect(Number(r.stdout) - host).toBeGreaterThanOrEqual(86400 * 1000 - 5);
+    expect(Number(r.stdout) - host).toBeLessThan(86400 * 1000 + 5);
   });
 });
