@@ -1,6 +1,7 @@
 // Pods through containerd's CRI plugin, as the kubelet makes them: several
 // containers joining the sandbox's namespaces (net, ipc, uts, pid) by path,
-// sharing /dev/shm and a volume; security contexts; mount
+// sharing /dev/shm and a volume; privileged pods; host ports through
+// CNI portmap; security contexts; mount
 // propagation. Each test runs with the `ocirun` handler and with `runc`.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -63,6 +64,38 @@ describe.runIf(criEnabled).each(HANDLERS)('CRI pods through containerd, handler 
     } finally {
       await env.removePod(pod.id);
     }
+  });
+
+  it('a privileged pod gets every capability, the host devices and a working /dev/ptmx', async () => {
+    const pod = await env.runPod(handler, 'priv', (c) => { c.linux.security_context.privileged = true; });
+    try {
+      const id = await env.runContainer(pod, 'main', ['sleep', '1000'], (c) => { c.linux.security_context.privileged = true; });
+      const proc = (await env.exec(id, ['cat', '/proc/self/status'])).stdout;
+      expect(status(proc, 'CapEff')).toBe(status(readFileSync('/proc/self/status', 'utf8'), 'CapBnd'));
+      expect((await env.exec(id, ['readlink', '/dev/ptmx'])).stdout).toBe('pts/ptmx\n');
+      expect((await env.exec(id, ['sh', '-c', 'test -c /dev/kmsg && mkdir /tmp/m && mount -t tmpfs t /tmp/m && echo ok'])).stdout).toBe('ok\n');
+    } finally {
+      await env.removePod(pod.id);
+    }
+  });
+
+  it('a hostPort reaches the pod through CNI portmap, and its rules go with the pod', async () => {
+    const hostPort = 20000 + (process.pid % 10000) + (handler === 'runc' ? 1 : 0);
+    const pod = await env.runPod(handler, 'ports', (c) => { c.port_mappings = [{ protocol: 'TCP', container_port: 8080, host_port: hostPort }]; });
+    const gateway = env.subnet.replace(/\.0\/24$/, '.1');
+    try {
+      await env.runContainer(pod, 'web', ['sh', '-c', 'mkdir -p /www && echo via-portmap >/www/index.html && exec httpd -f -p 8080 -h /www']);
+      let got = '';
+      for (let i = 0; i < 50 && got !== 'via-portmap\n'; i++) {
+        got = spawnSync('busybox', ['wget', '-qO-', '-T', '2', `http://${gateway}:${hostPort}/`], { encoding: 'utf8' }).stdout;
+        if (got !== 'via-portmap\n') await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(got).toBe('via-portmap\n');
+      expect(spawnSync('iptables', ['-w', '-t', 'nat', '-S'], { encoding: 'utf8' }).stdout).toContain(`--dport ${hostPort}`);
+    } finally {
+      await env.removePod(pod.id);
+    }
+    expect(spawnSync('iptables', ['-w', '-t', 'nat', '-S'], { encoding: 'utf8' }).stdout).not.toContain(`--dport ${hostPort}`);
   });
 
   it('security contexts: user and group, capabilities, read-only rootfs, seccomp RuntimeDefault, no_new_privs, sysctls', async () => {
