@@ -58,6 +58,7 @@
         "native/init/exec_mode.cc",
         "native/init/process_attrs.cc",
         "native/init/apparmor.cc",
+        "native/init/selinux.cc",
         "native/init/seccomp.cc",
         "native/init/seccomp_cache.cc",
         "native/init/timing.cc",

@@ -1,5 +1,6 @@
-// mkfifo and flock: the two file operations Node's fs module does not offer.
+// mkfifo, flock and umount2: file operations Node's fs module does not offer.
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "addon/addon.h"
@@ -36,10 +37,19 @@ Napi::Value Unlock(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// A container without a mount namespace leaves its mounts in ours: delete
+// detaches its rootfs bind, and with it everything mounted below.
+Napi::Value DetachMount(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "path");
+  if (umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) < 0) ThrowErrno(info.Env(), errno, "umount2", path);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void RegisterFsOps(Napi::Env env, Napi::Object exports) {
   exports.Set("mkfifo", Napi::Function::New(env, Mkfifo, "mkfifo"));
+  exports.Set("detachMount", Napi::Function::New(env, DetachMount, "detachMount"));
   exports.Set("tryLock", Napi::Function::New(env, TryLock, "tryLock"));
   exports.Set("unlock", Napi::Function::New(env, Unlock, "unlock"));
 }

@@ -128,6 +128,7 @@ bool open_cwd(const Process& p, int* out) {
 
   check(fix_stdio_ownership(proc));
   check(apply_apparmor(proc));
+  check(apply_selinux_label(proc));
   check(apply_final_affinity(proc));
   // As for the init: without no_new_privs only CAP_SYS_ADMIN may load a filter.
   if (!proc.no_new_privs) check(load_seccomp(proc, extra));
@@ -156,7 +157,19 @@ void exec_main(const Plan& plan, std::vector<int> extra) {
   check(apply_oom_score_adj(plan.process));
 
   check(join_cgroups(plan));
+  // No mount namespace to join: the init's root, opened while /proc is still the host's.
+  int root = -1;
+  if (!plan.exec_root.empty()) {
+    root = open(plan.exec_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) check(fail(errno, "open", plan.exec_root, "open the container's root"));
+  }
   check(join_namespaces(plan));
+  if (root >= 0) {
+    if (fchdir(root) < 0) check(fail(errno, "fchdir", plan.exec_root, "enter the container's root"));
+    if (chroot(".") < 0) check(fail(errno, "chroot", plan.exec_root, "chroot into"));
+    if (chdir("/") < 0) check(fail(errno, "chdir", "/", "enter"));
+    close(root);
+  }
   check(target_alive(plan.exec_target));
   close(plan.exec_target);
 

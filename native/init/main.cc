@@ -113,7 +113,7 @@ void check(bool ok) {
   close(statedirfd);
 
   if (!fix_stdio_ownership(proc)) die_stderr(1);
-  if (!apply_apparmor(proc) || !apply_final_affinity(proc)) die_stderr(1);
+  if (!apply_apparmor(proc) || !apply_selinux_label(proc) || !apply_final_affinity(proc)) die_stderr(1);
   // Without no_new_privs only CAP_SYS_ADMIN may load a filter, so it goes in
   // before the capabilities are dropped; otherwise as late as possible (runc).
   if (!proc.no_new_privs && !load_seccomp(proc, extra)) die_stderr(1);

@@ -78,10 +78,15 @@ bool make_parent_private(const std::string& rootfs) {
 }  // namespace
 
 bool prepare_root(const Plan& plan, int* rootfd) {
-  unsigned long prop = plan.has_root_propagation ? plan.root_propagation : (MS_SLAVE | MS_REC);
-  if (mount(nullptr, "/", nullptr, prop, nullptr) < 0) return fail(errno, "mount", "/", "set propagation of");
-  if ((prop & MS_SHARED) && !make_parent_private(plan.rootfs)) return false;
-  // pivot_root needs the new root to be a mount point.
+  // In the caller's mount namespace "/" is the host's: its propagation is not ours to change.
+  if (!plan.host_mount_ns) {
+    unsigned long prop = plan.has_root_propagation ? plan.root_propagation : (MS_SLAVE | MS_REC);
+    if (mount(nullptr, "/", nullptr, prop, nullptr) < 0) return fail(errno, "mount", "/", "set propagation of");
+    if ((prop & MS_SHARED) && !make_parent_private(plan.rootfs)) return false;
+  }
+  // pivot_root needs the new root to be a mount point. Without a mount
+  // namespace the bind holds every mount made below it, so that `delete`
+  // removes them all with one detach of the rootfs.
   if (mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
     return fail(errno, "mount", plan.rootfs, "bind rootfs");
   *rootfd = open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -90,6 +95,13 @@ bool prepare_root(const Plan& plan, int* rootfd) {
 }
 
 bool pivot(const Plan& plan, int rootfd) {
+  if (plan.host_mount_ns) {
+    // runc's chroot mode: pivot_root or MS_MOVE here would move the host's own root.
+    if (fchdir(rootfd) < 0) return fail(errno, "fchdir", plan.rootfs, "enter rootfs");
+    if (chroot(".") < 0) return fail(errno, "chroot", plan.rootfs, "chroot into");
+    if (chdir("/") < 0) return fail(errno, "chdir", "/", "enter");
+    return true;
+  }
   if (plan.no_pivot) {
     if (fchdir(rootfd) < 0) return fail(errno, "fchdir", plan.rootfs, "enter rootfs");
     if (mount(plan.rootfs.c_str(), "/", nullptr, MS_MOVE, nullptr) < 0)

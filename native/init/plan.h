@@ -86,6 +86,7 @@ struct Process {
   bool has_seccomp = false;
   Seccomp seccomp;
   std::string apparmor_profile;  // empty: leave the LSM context alone
+  std::string selinux_label;     // empty: the label the runtime's policy transition gives
   bool has_scheduler = false;
   Scheduler scheduler;
   bool has_ioprio = false;
@@ -122,6 +123,7 @@ struct Plan {
   std::string rootfs;
   bool rootfs_readonly = false;
   bool no_pivot = false;
+  bool host_mount_ns = false;  // no mount namespace: mount in the caller's, chroot (create only)
   bool has_root_propagation = false, has_rootfs_propagation = false;
   uint64_t root_propagation = 0, rootfs_propagation = 0;
   std::vector<Mount> mounts;
@@ -144,6 +146,7 @@ struct Plan {
   // exec only: targetFd, the inherited pidfd of the container's init, and cgroupProcs.
   int exec_target = -1;
   std::vector<std::string> exec_cgroups;
+  std::string exec_root;  // exec only: the init's root to chroot into (no mount namespace)
   bool exec_mode() const { return mode == Mode::kExec; }
   // cgroup (create only): the init's cgroups (cgroup.cc places it).
   std::string cgroup_dir;                 // v2: CLONE_INTO_CGROUP

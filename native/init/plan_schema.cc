@@ -201,6 +201,8 @@ template <class V> void visit(V& v, Process& p) {
   v.opt("seccomp", p.seccomp, p.has_seccomp);
   bool apparmor = !p.apparmor_profile.empty();
   v.opt("apparmorProfile", p.apparmor_profile, apparmor, kNonEmpty);
+  bool selinux = !p.selinux_label.empty();
+  v.opt("selinuxLabel", p.selinux_label, selinux, kNonEmpty);
   v.opt("scheduler", p.scheduler, p.has_scheduler);
   v.opt("ioPriority", p.ioprio, p.has_ioprio);
   bool initial = !p.affinity_initial.empty(), final = !p.affinity_final.empty();
@@ -265,6 +267,8 @@ template <class V> void visit_create(V& v, Plan& p) {
   v.check(p.rootfs.find_first_not_of('/') != std::string::npos, "rootfs", "cannot be /");
   v.req("rootfsReadonly", p.rootfs_readonly);
   v.req("noPivot", p.no_pivot);
+  bool host_ns = p.host_mount_ns;
+  v.opt("hostMountNamespace", p.host_mount_ns, host_ns);
   v.opt("rootPropagation", p.root_propagation, p.has_root_propagation);
   v.opt("rootfsPropagation", p.rootfs_propagation, p.has_rootfs_propagation);
   v.req("mounts", p.mounts);
@@ -303,8 +307,14 @@ template <class V> void visit_create(V& v, Plan& p) {
 
   // Across fields: what the kernel would otherwise do to the host.
   uint64_t fresh = p.new_namespaces();
-  // pivot_root and every mount would otherwise hit the host.
-  v.check(fresh & CLONE_NEWNS, "namespaces", "a new mount namespace is required");
+  // pivot_root and every mount would otherwise hit the host: only an explicit
+  // hostMountNamespace (runc's chroot mode) goes without, and then never pivots or masks.
+  bool mntns = p.has_namespace(CLONE_NEWNS);
+  v.check(mntns || p.host_mount_ns, "namespaces", "a mount namespace is required (or hostMountNamespace)");
+  v.check(!(mntns && p.host_mount_ns), "hostMountNamespace", "set, but the plan has a mount namespace");
+  v.check(!p.host_mount_ns || !p.no_pivot, "noPivot", "without a mount namespace there is no pivot_root to skip");
+  v.check(!p.host_mount_ns || (p.masked_paths.empty() && p.readonly_paths.empty()), "maskedPaths",
+          "masked and read-only paths need a private mount namespace");
   bool userns = fresh & CLONE_NEWUSER;
   v.check(!userns || (!p.uid_maps.empty() && !p.gid_maps.empty()), "uidMappings", "a new user namespace needs id mappings");
   v.check(userns || (p.uid_maps.empty() && p.gid_maps.empty()), "uidMappings", "id mappings without a new user namespace");
@@ -328,6 +338,9 @@ template <class V> void visit_exec(V& v, Plan& p) {
   v.check(inherited(p.exec_target), "targetFd", "not an inherited descriptor");
   v.check(p.console_fd != p.exec_target, "targetFd", "the console socket and the exec target are one descriptor");
   v.req("cgroupProcs", p.exec_cgroups, kAbsolute);
+  bool root = !p.exec_root.empty();
+  v.opt("root", p.exec_root, root, kAbsolute);
+  v.check(!root || !p.has_namespace(CLONE_NEWNS), "root", "a container with a mount namespace is entered by joining it");
 }
 
 template <class V> void visit_plan(V& v, Plan& p) {

@@ -55,6 +55,8 @@ bool apply_final_affinity(const Process& p);
 
 // apparmor.cc: after start, before seccomp.
 bool apply_apparmor(const Process& p);
+// selinux.cc: with AppArmor's, the label the user program's execve switches to.
+bool apply_selinux_label(const Process& p);
 
 // seccomp.cc: connect and compile in stage 0 (host paths and credentials),
 // note the pid in the init before pivot_root, load after start as the last

@@ -63,7 +63,7 @@ export interface RunOptions extends CreateOptions {
  * One more process in a created or running container (see Runtime.exec): the
  * CLI's exec overrides, without a terminal (the library attaches none).
  */
-export interface ExecOptions extends Omit<ExecProcessOverrides, 'tty' | 'apparmorProfile'> {
+export interface ExecOptions extends Omit<ExecProcessOverrides, 'tty' | 'apparmorProfile' | 'selinuxLabel'> {
   /** The whole process object instead of the container's process with the changes above. */
   process?: Process;
   /** fds that become the process's stdin, stdout, stderr; default this process's 0, 1, 2. */

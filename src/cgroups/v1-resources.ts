@@ -60,6 +60,10 @@ export function v1Writes(r: LinuxResources, opts: V1Options = {}): V1Write[] {
   for (const [i, h] of (r.hugepageLimits ?? []).entries()) {
     add('hugetlb', `hugetlb.${h.pageSize}.limit_in_bytes`, h.limit, `hugepageLimits[${i}].limit`);
   }
+  const net = r.network;
+  // runc: classID 0 means unset. Each priority is one "ifname prio" write to the map.
+  if (net?.classID) add('net_cls', 'net_cls.classid', net.classID, 'network.classID');
+  for (const [i, p] of (net?.priorities ?? []).entries()) add('net_prio', 'net_prio.ifpriomap', `${p.name} ${p.priority}`, `network.priorities[${i}]`);
   return out;
 }
 

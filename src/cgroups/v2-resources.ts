@@ -130,5 +130,7 @@ export function v2Ignored(r: LinuxResources): string[] {
   if (r.memory?.disableOOMKiller) out.push('linux.resources.memory.disableOOMKiller');
   if (r.memory?.kernel !== undefined) out.push('linux.resources.memory.kernel');
   if (r.memory?.kernelTCP !== undefined) out.push('linux.resources.memory.kernelTCP');
+  // net_cls and net_prio are v1-only controllers (v2 filters sockets by cgroup path instead); runc skips them.
+  if (r.network?.classID || (r.network?.priorities?.length ?? 0) > 0) out.push('linux.resources.network');
   return out;
 }

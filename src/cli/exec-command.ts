@@ -91,7 +91,7 @@ export function registerExecCommand(program: Command, ctx: () => RuntimeContext,
     .option('-c, --cap <name>', 'add a capability (repeatable)', collect, [])
     .option('--no-new-privs', 'set no_new_privs for the process')
     .option('--apparmor <profile>', 'AppArmor profile for the process')
-    .option('--process-label <label>', 'SELinux label (not supported)')
+    .option('--process-label <label>', 'SELinux label for the process (ignored where SELinux is off)')
     .option('--ignore-paused', 'allow exec in a paused container', false)
     .option('--console-socket <path>', 'AF_UNIX socket that receives the pty master (with -t -d)')
     .option('--pidfd-socket <path>', 'AF_UNIX socket that receives a pidfd of the process')
@@ -100,7 +100,6 @@ export function registerExecCommand(program: Command, ctx: () => RuntimeContext,
     .passThroughOptions()
     .action(async (id: string, command: string[], o: ExecFlags) => {
       try {
-        if (o.processLabel !== undefined) throw new Error('--process-label: SELinux is not supported yet');
         const user = o.user === undefined ? {} : parseUser(o.user);
         const { execProcess, readProcessFile } = await import('../lifecycle/exec.js');
         if (o.process === undefined && command.length === 0) throw new Error('exec needs a command (or --process FILE)');
@@ -108,7 +107,7 @@ export function registerExecCommand(program: Command, ctx: () => RuntimeContext,
           process: o.process === undefined ? undefined : readProcessFile(o.process, ctx().caller.cwd),
           args: command, env: o.env, cwd: o.cwd, ...user, additionalGids: parseGids(o.additionalGids),
           caps: o.cap, noNewPrivileges: o.newPrivs === false ? true : undefined, tty: o.tty,
-          apparmorProfile: o.apparmor, detach: o.detach, pidFile: o.pidFile, ignorePaused: o.ignorePaused,
+          apparmorProfile: o.apparmor, selinuxLabel: o.processLabel, detach: o.detach, pidFile: o.pidFile, ignorePaused: o.ignorePaused,
           ...ioOptions(o), forwardSignals: o.detach ? [] : FORWARDED,
         }));
       } catch (err) {

@@ -62,8 +62,16 @@ function validateNamespaces(spec: Spec, all: Namespaces, r: Report): void {
       r.notSupported(`${at}.path`, `joining a ${ns.type} namespace not supported yet`);
     }
   });
-  // Without a private mount namespace every mount would land on the host.
-  if (all.complete && !seen.has('mount')) r.error('linux.namespaces', 'a mount namespace is required');
+  // No mount namespace is runc's chroot mode: the mounts land in the caller's
+  // namespace (docs/security.md), and masking /proc or /sys there would be
+  // undone by any process with CAP_SYS_ADMIN, so runc refuses it; so do we.
+  if (all.complete && !seen.has('mount')) {
+    for (const field of ['maskedPaths', 'readonlyPaths'] as const) {
+      if ((spec.linux?.[field]?.length ?? 0) > 0 && r.ok(`linux.${field}`)) {
+        r.error(`linux.${field}`, 'unable to restrict sys entries without a private mount namespace');
+      }
+    }
+  }
 }
 
 function validateIdMappings(spec: Spec, ns: Namespaces, r: Report): void {

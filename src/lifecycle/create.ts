@@ -18,6 +18,7 @@ import { PhaseTimer, type Mark } from '../native/timing.js';
 import type { Spec } from '../oci/types.js';
 import { planInitHooks, runPoststop, RuntimeHookGate } from '../hooks/lifecycle.js';
 import { ProcessIo, sendPidfd, type ProcessIoOptions } from '../io/process-io.js';
+import { detachHostMounts, hostMountsBefore, usesHostMountNamespace } from '../rootfs/host-mounts.js';
 import { cgroupPlacement, finishCgroup, planContainerCgroup, removeCgroup, setupCgroup } from '../cgroups/container.js';
 
 /** Terminal, --console-socket, --preserve-fds, LISTEN_FDS: see src/io/process-io.ts. */
@@ -86,6 +87,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     annotations: spec.annotations ?? {},
     config: spec,
     ...(cgroup ? { cgroup } : {}),
+    ...(usesHostMountNamespace(spec) ? { hostMounts: hostMountsBefore(rootfs) } : {}),
   };
   store.claim(record);
   crashPoint(ctx, 'create:claimed');
@@ -131,6 +133,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   } catch (err) {
     if (controlFd >= 0) closeSync(controlFd);
     if (pidfd >= 0) await killAndWait(pidfd);
+    if (record.hostMounts) detachHostMounts(record.hostMounts);
     // The failure is what the caller needs to hear about; a cgroup that will not go only warns.
     await removeCgroup(cgroup).catch((e: Error) => ctx.logger.warn(e.message));
     store.remove(id);

@@ -7,6 +7,7 @@ import { killAndWait, openInit, openPid } from './process.js';
 import { helpersHolding } from '../state/proc.js';
 import { crashPoint } from '../faults.js';
 import { runPoststop } from '../hooks/lifecycle.js';
+import { detachHostMounts } from '../rootfs/host-mounts.js';
 import { removeCgroup, removeDefaultCgroupIfEmpty, signalCgroup } from '../cgroups/container.js';
 
 export interface DeleteOptions { force?: boolean }
@@ -48,6 +49,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: Del
     }
     // Leftovers (a container without its own pid namespace leaves its children) go with the cgroup.
     await removeCgroup(record.cgroup);
+    if (record.hostMounts) detachHostMounts(record.hostMounts);
     store.remove(id);
     ctx.logger.debug(`delete ${id}: removed`);
     // After the container is gone, before delete returns; failures only warn.

@@ -19,6 +19,7 @@ import type { ExecPlan } from '../native/plan-schema.js';
 import { NAMESPACES } from '../oci/tables.js';
 import type { Process, Spec } from '../oci/types.js';
 import { planProcess } from '../process/process-plan.js';
+import { usesHostMountNamespace } from '../rootfs/host-mounts.js';
 import { deriveStatus } from '../state/status.js';
 import { writeFileAtomic, type ContainerRecord } from '../state/store.js';
 import { ProcessIo, sendPidfd, type ProcessIoOptions } from '../io/process-io.js';
@@ -47,6 +48,8 @@ export interface ExecProcessOverrides {
   /** -t: allocate a terminal (the container's own `terminal` setting is not inherited). */
   tty?: boolean;
   apparmorProfile?: string;
+  /** --process-label; planned only where SELinux is on. */
+  selinuxLabel?: string;
 }
 
 export interface ExecOptions extends ExecProcessOverrides, Omit<ProcessIoOptions, 'attached' | 'listenFds'> {
@@ -81,6 +84,7 @@ export function execProcessFrom(config: Spec, o: ExecProcessOverrides): Process 
   if (!p.terminal) delete p.consoleSize;
   if (o.cwd !== undefined) p.cwd = o.cwd;
   if (o.apparmorProfile !== undefined) p.apparmorProfile = o.apparmorProfile;
+  if (o.selinuxLabel !== undefined) p.selinuxLabel = o.selinuxLabel;
   if (o.noNewPrivileges !== undefined) p.noNewPrivileges = o.noNewPrivileges;
   if (o.uid !== undefined) p.user.uid = o.uid;
   if (o.gid !== undefined) p.user.gid = o.gid;
@@ -152,6 +156,8 @@ function buildExecPlan(ctx: RuntimeContext, record: ContainerRecord, p: Process,
     debug: ctx.debug,
     targetFd,
     cgroupProcs: execCgroupProcs(record.pid, ctx.caller.pid),
+    // No mount namespace to join (runc's chroot mode): the process chroots where the init did.
+    ...(usesHostMountNamespace(config) ? { root: `/proc/${record.pid}/root` } : {}),
   };
 }
 

@@ -11,7 +11,8 @@ import { planSeccomp } from '../seccomp/seccomp-plan.js';
 import { seccompCacheDir } from '../seccomp/cache.js';
 import { planDevices, defaultDevSymlinks } from '../rootfs/devices.js';
 import { hostLayout } from '../cgroups/layout.js';
-import { planMounts } from '../rootfs/mounts.js';
+import { planMounts, withMountLabel } from '../rootfs/mounts.js';
+import { selinuxEnabled } from '../process/host-checks.js';
 import { OciError } from '../errors.js';
 import { runningInUserNamespace } from '../rootless/mode.js';
 import { planUsernsMapping } from '../rootless/idmaps.js';
@@ -38,10 +39,11 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     ...(ns.path ? { path: ns.path } : {}),
   }));
   const newUserNs = (linux.namespaces ?? []).some((ns) => ns.type === 'user' && !ns.path);
+  const hostMountNs = !(linux.namespaces ?? []).some((ns) => ns.type === 'mount');
   // New, joined, or the one the runtime itself runs in (rootless podman's): a
   // user namespace other than the host's cannot mknod or mount cgroup v1.
   const inUserNs = (linux.namespaces ?? []).some((ns) => ns.type === 'user') || runningInUserNamespace();
-  const mounts = planMounts(spec.mounts ?? [], {
+  const planned = planMounts(spec.mounts ?? [], {
     bundle: opts.bundle,
     cgroupLayout: hostLayout(),
     userNamespace: inUserNs,
@@ -52,6 +54,8 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     cgroupDirs: opts.cgroupDirs,
   });
   const rootfsPropagation = linux.rootfsPropagation ? ROOTFS_PROPAGATION[linux.rootfsPropagation] : undefined;
+  // Without SELinux there is no policy to label for: ignored, as crun does.
+  const mounts = linux.mountLabel && selinuxEnabled() ? withMountLabel(planned, linux.mountLabel) : planned;
   return {
     mode: 'create',
     namespaces,
@@ -61,7 +65,9 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     domainname: spec.domainname,
     rootfs: opts.rootfs,
     rootfsReadonly: spec.root?.readonly ?? false,
-    noPivot: opts.noPivot,
+    // Without a mount namespace the init chroots (runc): there is no pivot_root to skip.
+    noPivot: hostMountNs ? false : opts.noPivot,
+    ...(hostMountNs ? { hostMountNamespace: true } : {}),
     // As runc: "/" gets it before the rootfs and volumes are bound (instead of
     // the default rslave), so an rshared volume stays a peer of the host's
     // mount and what the container mounts under it reaches the host; and "/"

@@ -78,6 +78,8 @@ export interface NativeBinding {
   pidfdSendSignal(pidfd: number, signal: number): void;
   /** mkfifo(3). */
   mkfifo(path: string, mode: number): void;
+  /** umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW). */
+  detachMount(path: string): void;
   /** flock(2) with LOCK_NB: true if taken, false if EWOULDBLOCK; throws otherwise. */
   tryLock(fd: number, exclusive: boolean): boolean;
   /** flock(fd, LOCK_UN). */

@@ -108,11 +108,13 @@ export interface SchedulerPlan {
   period: bigint;
 }
 
-/** Seccomp, AppArmor, scheduler, I/O priority, CPU affinity and personality (src/process/attrs.ts). */
+/** Seccomp, AppArmor, SELinux, scheduler, I/O priority, CPU affinity and personality (src/process/attrs.ts). */
 export interface ProcessAttrsPlan {
   seccomp?: SeccompPlan;
   /** Written as "exec <profile>" right before execve. */
   apparmorProfile?: string;
+  /** Written to /proc/thread-self/attr/exec right before execve (planned only where SELinux is on). */
+  selinuxLabel?: string;
   scheduler?: SchedulerPlan;
   /** ioprio_set(2) value: class << 13 | level. */
   ioPriority?: number;
@@ -194,6 +196,13 @@ export interface InitPlan extends CommonPlan {
   rootfs: string;
   rootfsReadonly: boolean;
   noPivot: boolean;
+  /**
+   * No mount namespace at all (runc's chroot mode): the mounts land in the
+   * runtime's own namespace, "/" keeps its propagation and the init chroots
+   * into the rootfs. Asked for explicitly, so a plan that merely forgot the
+   * namespace is refused instead of mounting on the host.
+   */
+  hostMountNamespace?: boolean;
   /** Applied to "/" before the rootfs bind (default MS_SLAVE|MS_REC). */
   rootPropagation?: number;
   /** Applied to the container's "/" after pivot_root. */
@@ -231,6 +240,8 @@ export interface ExecPlan extends CommonPlan {
   targetFd: number;
   /** Host cgroup.procs files of the init's cgroups, joined before anything else. */
   cgroupProcs: string[];
+  /** A container without a mount namespace: the init's root (/proc/<pid>/root) to chroot into. */
+  root?: string;
 }
 
 export type HelperPlan = InitPlan | ExecPlan;

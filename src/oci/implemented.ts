@@ -27,7 +27,6 @@ const FIELDS: Readonly<Record<string, boolean>> = Object.assign(Object.create(nu
   process: true,
   'process.user.username': false,
   'process.commandLine': false,
-  'process.selinuxLabel': false,
 
   linux: true,
   'linux.devices': true,
@@ -36,9 +35,7 @@ const FIELDS: Readonly<Record<string, boolean>> = Object.assign(Object.create(nu
   'linux.resources': true,
   'linux.resources.blockIO.leafWeight': false,
   'linux.resources.blockIO.weightDevice[].leafWeight': false,
-  'linux.resources.network': false,
   'linux.resources.rdma': false,
-  'linux.mountLabel': false,
   'linux.intelRdt': false,
   'linux.memoryPolicy': false,
   'linux.netDevices': false,
@@ -49,7 +46,7 @@ export const IMPLEMENTED = {
   /** Namespaces that can be created. */
   namespaces: ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'] as readonly NamespaceType[],
   /** Namespaces that can be joined through `path`. */
-  joinNamespaces: ['pid', 'network', 'ipc', 'uts', 'user', 'cgroup', 'time'] as readonly NamespaceType[],
+  joinNamespaces: ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'] as readonly NamespaceType[],
   /** Filesystem types mounted directly; bind mounts are recognised by their options or type "bind". */
   mountTypes: ['tmpfs', 'proc', 'sysfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2'] as readonly string[],
   /** Mount option families, see MOUNT_OPTIONS. */
@@ -60,7 +57,7 @@ export const IMPLEMENTED = {
   cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
   seccomp: true,
   apparmor: true,
-  selinux: false,
+  selinux: true,
   intelRdt: false,
   idmapMounts: true,
   netDevices: false,

@@ -1,10 +1,11 @@
-// process.scheduler, ioPriority, execCPUAffinity, apparmorProfile and
+// process.scheduler, ioPriority, execCPUAffinity, apparmorProfile, selinuxLabel and
 // linux.personality as the helper applies them: names resolved to numbers,
 // CPU lists to masks.
 import type { LinuxPersonality, Process } from '../oci/types.js';
 import { IOPRIO_CLASSES, PERSONALITY_DOMAINS, SCHED_FLAGS, SCHED_POLICIES } from '../oci/tables.js';
 import { toUint64 } from '../config/numbers.js';
 import type { ProcessAttrsPlan } from '../native/plan-schema.js';
+import { selinuxEnabled } from './host-checks.js';
 
 const IOPRIO_CLASS_SHIFT = 13;
 
@@ -31,9 +32,10 @@ export function cpuMask(list: string): Buffer {
   return mask;
 }
 
-export function planProcessAttrs(p: Process, role: ProcessRole): ProcessAttrsPlan {
+export function planProcessAttrs(p: Process, role: ProcessRole, host = { selinux: selinuxEnabled }): ProcessAttrsPlan {
   const out: ProcessAttrsPlan = {};
   if (p.apparmorProfile) out.apparmorProfile = p.apparmorProfile;
+  if (p.selinuxLabel && host.selinux()) out.selinuxLabel = p.selinuxLabel;
   if (p.scheduler) {
     const s = p.scheduler;
     out.scheduler = {

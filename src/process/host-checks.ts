@@ -2,12 +2,32 @@
 // apparmorProfile (as runc, a profile on a host without it is an error, not a
 // silently unconfined container), a kernel that knows each seccomp flag, and
 // the capabilities the runtime can hand on at all.
+// SELinux labels are the exception: like crun (and runc since 1.2), a label on
+// a host without SELinux is ignored, since there is no policy it could escape.
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import type { Spec } from '../oci/types.js';
 import { CAPABILITIES, CAPABILITY_SETS, SECCOMP_FLAG_VALUES } from '../oci/tables.js';
 import { type Report, index } from '../config/report.js';
 import { kernelVersion, supportedSeccompFlags } from '../seccomp/features.js';
+
+let selinux: boolean | undefined;
+
+/**
+ * go-selinux's GetEnabled: selinuxfs is mounted and this process has a real
+ * context (not "kernel"). Read once per process.
+ */
+export function selinuxEnabled(root = '/'): boolean {
+  if (root === '/' && selinux !== undefined) return selinux;
+  let on = false;
+  try {
+    on = existsSync(`${root}sys/fs/selinux/enforce`) && readFileSync(`${root}proc/self/attr/current`, 'utf8').replace(/\0/g, '').trim() !== 'kernel';
+  } catch {
+    on = false;
+  }
+  if (root === '/') selinux = on;
+  return on;
+}
 
 /** runc's test: securityfs shows AppArmor and the module says it is enabled. */
 export function apparmorEnabled(root = '/'): boolean {

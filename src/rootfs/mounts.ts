@@ -48,6 +48,21 @@ function planSysfsBind(m: Mount): MountPlan {
   };
 }
 
+/**
+ * Filesystem types that take linux.mountLabel as `context=`: runc's choice.
+ * proc, sysfs and cgroup have labels of their own in every policy, mqueue
+ * refuses the option, and binds show their source's labels.
+ */
+const LABELLED_TYPES = new Set(['tmpfs', 'devpts', 'overlay', 'ramfs']);
+
+/** linux.mountLabel as the `context=` option (SELinux hosts only; the caller decides). */
+export function withMountLabel(plans: MountPlan[], label: string): MountPlan[] {
+  const opt = `context="${label}"`;
+  return plans.map((m) => (LABELLED_TYPES.has(m.type) && !(m.flags & MS.BIND) && !m.data.includes('context=')
+    ? { ...m, data: m.data === '' ? opt : `${m.data},${opt}` }
+    : m));
+}
+
 /** mount_setattr(2) attributes, only when a recursive option asked for them. */
 function attrs(opts: ParsedMountOptions): Pick<MountPlan, 'attrSet' | 'attrClr'> {
   return opts.attrSet || opts.attrClr ? { attrSet: opts.attrSet, attrClr: opts.attrClr } : {};

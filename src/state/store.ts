@@ -8,6 +8,7 @@ import { OciError, SystemError } from '../errors.js';
 import { native } from '../native/binding.js';
 import type { Spec } from '../oci/types.js';
 import type { CgroupRecord } from '../cgroups/index.js';
+import type { HostMounts } from '../rootfs/host-mounts.js';
 import { validateId } from './id.js';
 
 export const EXEC_FIFO = 'exec.fifo';
@@ -33,6 +34,8 @@ export interface ContainerRecord {
   config: Spec;
   /** The container's cgroup directories (absent with --cgroup-manager=disabled). */
   cgroup?: CgroupRecord;
+  /** No mount namespace: what delete detaches (src/rootfs/host-mounts.ts). */
+  hostMounts?: HostMounts;
 }
 
 export class StateStore {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseLayout, parseMembership } from '../../src/cgroups/layout.js';
 import { resolveCgroupDirs } from '../../src/cgroups/path.js';
-import { blkioWeightToIoWeight, sharesToWeight, swapMax, v2Writes } from '../../src/cgroups/v2-resources.js';
+import { blkioWeightToIoWeight, sharesToWeight, swapMax, v2Ignored, v2Writes } from '../../src/cgroups/v2-resources.js';
 import { v1Writes } from '../../src/cgroups/v1-resources.js';
 import {
   ACCESS, allows, deviceFilterProgram, effectiveRules, emulate, fromSpec, v1DeviceWrites, type DeviceState,
@@ -132,6 +132,25 @@ describe('cgroup v2 files', () => {
 });
 
 describe('cgroup v1 files', () => {
+  it('writes linux.resources.network to net_cls and net_prio, one ifpriomap line per interface; v2 ignores it as runc does', () => {
+    const network = { classID: 0x100001, priorities: [{ name: 'lo', priority: 5 }, { name: 'eth0', priority: 0 }] };
+    expect(v1Writes({ network }).map((w) => `${w.controller}/${w.file}=${w.value} (${w.field})`)).toEqual([
+      'net_cls/net_cls.classid=1048577 (linux.resources.network.classID)',
+      'net_prio/net_prio.ifpriomap=lo 5 (linux.resources.network.priorities[0])',
+      'net_prio/net_prio.ifpriomap=eth0 0 (linux.resources.network.priorities[1])',
+    ]);
+    expect(v1Writes({ network: { classID: 0 } })).toEqual([]);
+    expect(v2Writes({ network })).toEqual([]);
+    expect(v2Ignored({ network })).toEqual(['linux.resources.network']);
+    expect(v2Ignored({ network: { classID: 0, priorities: [] } })).toEqual([]);
+  });
+
+  it.each(['', 'a b', 'eth0\nlo', 'x/y', 'a:1', 'sixteen-chars-xx'])('refuses %j as a net_prio interface name', (name) => {
+    const spec = defaultSpec();
+    spec.linux!.resources = { network: { priorities: [{ name, priority: 1 }] } };
+    expect(validateSpec(spec).problems.map((p) => p.path)).toEqual(['linux.resources.network.priorities[0].name']);
+  });
+
   it('orders memory and memory+swap so the kernel never sees swap below memory', () => {
     const files = (current: bigint | undefined, r: LinuxResources) => v1Writes(r, { currentMemoryLimit: current }).map((w) => `${w.file}=${w.value}`);
     // Raising both past the current limit: memory+swap first.

@@ -40,11 +40,11 @@ describe('tables', () => {
   it('resolves field support from the nearest listed ancestor', () => {
     expect(fieldSupport('process.args')).toEqual({ supported: true, partial: false });
     expect(fieldSupport('process.terminal')).toEqual({ supported: true, partial: false });
-    expect(fieldSupport('process.selinuxLabel')).toEqual({ supported: false, partial: false });
+    expect(fieldSupport('process.user.username')).toEqual({ supported: false, partial: false });
     expect(fieldSupport('linux.resources')).toEqual({ supported: true, partial: false });
     expect(fieldSupport('linux.resources.devices')).toEqual({ supported: true, partial: false });
     expect(fieldSupport('linux.resources.memory.limit')).toEqual({ supported: true, partial: false });
-    expect(fieldSupport('linux.resources.network.classID')).toEqual({ supported: false, partial: false });
+    expect(fieldSupport('linux.resources.rdma.mlx5_1')).toEqual({ supported: false, partial: false });
     expect(fieldSupport('mounts[].uidMappings')).toEqual({ supported: true, partial: false });
     expect(fieldSupport('hooks.prestart')).toEqual({ supported: true, partial: false });
     expect(fieldSupport('linux.intelRdt.closID')).toEqual({ supported: false, partial: false });

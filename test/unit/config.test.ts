@@ -112,10 +112,8 @@ describe('validateSpec: invalid configs', () => {
       ['linux.namespaces[2].type: duplicate namespace "pid" (first at linux.namespaces[1])']],
     ['relative namespace path', (c) => { c.linux.namespaces = withNs('mount', { type: 'network', path: 'proc/1/ns/net' }); },
       ['linux.namespaces[1].path: must be an absolute path']],
-    ['no mount namespace', (c) => { c.linux.namespaces = withNs('pid'); },
-      ['linux.namespaces: a mount namespace is required']],
-    ['no linux section', (c) => { delete c.linux; },
-      ['linux.namespaces: a mount namespace is required']],
+    ['no mount namespace with masked paths (runc\'s rule)', (c) => { c.linux.namespaces = withNs('pid'); c.linux.maskedPaths = ['/proc/kcore']; c.linux.readonlyPaths = ['/proc/sys']; },
+      ['linux.maskedPaths: unable to restrict sys entries without a private mount namespace', 'linux.readonlyPaths: unable to restrict sys entries without a private mount namespace']],
     ['empty args', (c) => { c.process.args = []; }, ['process.args: must not be empty']],
     ['missing args', (c) => { delete c.process.args; }, ['process.args: is required']],
     ['relative cwd', (c) => { c.process.cwd = 'home'; }, ['process.cwd: must be an absolute path']],
@@ -266,12 +264,9 @@ describe('validateSpec: invalid configs', () => {
 
 describe('validateSpec: not supported yet', () => {
   const cases: Array<[string, (c: any) => void, string]> = [
-    ['linux.resources.network', (c) => { c.linux.resources = { network: { classID: 1 } }; }, 'linux.resources.network'],
     ['linux.resources.rdma', (c) => { c.linux.resources = { rdma: { mlx5_1: { hcaHandles: 3 } } }; }, 'linux.resources.rdma'],
     ['linux.resources.blockIO.leafWeight', (c) => { c.linux.resources = { blockIO: { weight: 10, leafWeight: 10 } }; }, 'linux.resources.blockIO.leafWeight'],
     ['process.user.username', (c) => { c.process.user.username = 'root'; }, 'process.user.username'],
-    ['process.selinuxLabel', (c) => { c.process.selinuxLabel = 'system_u:system_r:container_t:s0'; }, 'process.selinuxLabel'],
-    ['linux.mountLabel', (c) => { c.linux.mountLabel = 'system_u:object_r:container_file_t:s0'; }, 'linux.mountLabel'],
     ['linux.intelRdt', (c) => { c.linux.intelRdt = { closID: 'x' }; }, 'linux.intelRdt'],
     ['linux.memoryPolicy', (c) => { c.linux.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0' }; }, 'linux.memoryPolicy'],
     ['linux.netDevices', (c) => { c.linux.netDevices = { eth1: { name: 'eth0' } }; }, 'linux.netDevices'],
@@ -293,9 +288,9 @@ describe('validateSpec: not supported yet', () => {
     ]);
   });
 
-  it('refuses joining a mount namespace', () => {
-    const { problems } = check((c) => { c.linux.namespaces = [{ type: 'mount', path: '/proc/1/ns/mnt' }]; });
-    expect(problems).toEqual(['linux.namespaces[0].path: joining a mount namespace not supported yet']);
+  it('accepts joining a mount namespace, and no mount namespace at all without masked paths', () => {
+    expect(check((c) => { c.linux.namespaces = [{ type: 'mount', path: '/proc/1/ns/mnt' }]; }).problems).toEqual([]);
+    expect(check((c) => { c.linux.namespaces = [{ type: 'pid' }]; c.linux.maskedPaths = []; c.linux.readonlyPaths = []; }).problems).toEqual([]);
   });
 
   it('still type-checks unsupported sections', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planMounts } from '../../src/rootfs/mounts.js';
+import { planMounts, withMountLabel } from '../../src/rootfs/mounts.js';
 import { parseMountOptions } from '../../src/config/mount-options.js';
 import { parseLayout } from '../../src/cgroups/layout.js';
 import { MS } from '../../src/oci/tables.js';
@@ -25,6 +25,27 @@ describe('mount options', () => {
 });
 
 describe('planMounts', () => {
+  it('gives linux.mountLabel to tmpfs and devpts as context=, never to proc, sysfs, mqueue, cgroup or binds', () => {
+    const plans = planMounts([
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['mode=755'] },
+      { destination: '/tmp', type: 'tmpfs', source: 'tmpfs' },
+      { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['gid=5'] },
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs' },
+      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue' },
+      { destination: '/data', type: 'bind', source: '/srv', options: ['rbind'] },
+      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup' },
+    ], ctx(UNIFIED));
+    const label = 'system_u:object_r:container_file_t:s0:c1,c2';
+    const data = withMountLabel(plans, label).map((m) => m.data);
+    expect(data).toEqual([
+      `mode=755,context="${label}"`, `context="${label}"`, `gid=5,context="${label}"`, '', '', '', '', '',
+    ]);
+    // A context= the config set itself wins.
+    const own = planMounts([{ destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['context="x"'] }], ctx(UNIFIED));
+    expect(withMountLabel(own, label)[0].data).toBe('context="x"');
+  });
+
   it('plans a read-only bind as a bind plus a remount, with a bundle-relative source', () => {
     const [m] = planMounts([{ destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro', 'nosuid'] }], ctx(UNIFIED));
     expect(m).toMatchObject({ dest: '/data', source: '/bundle/data', type: '', flags: MS.BIND | MS.REC, remountFlags: MS.RDONLY | MS.NOSUID });

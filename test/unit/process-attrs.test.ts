@@ -6,7 +6,7 @@ import { Report } from '../../src/config/report.js';
 import { formatProblem } from '../../src/errors.js';
 import { cpuMask, parseCpuList, planPersonality, planProcessAttrs } from '../../src/process/attrs.js';
 import { planCapabilities, planProcess } from '../../src/process/process-plan.js';
-import { apparmorEnabled, checkProcessHost, heldCapabilities } from '../../src/process/host-checks.js';
+import { apparmorEnabled, checkProcessHost, heldCapabilities, selinuxEnabled } from '../../src/process/host-checks.js';
 
 const base = (): any => ({
   ociVersion: '1.2.0',
@@ -84,6 +84,15 @@ describe('process extras: validation', () => {
 });
 
 describe('process extras: plan', () => {
+  it('plans process.selinuxLabel only where SELinux is on, for the init and for exec', () => {
+    const p = base().process;
+    p.selinuxLabel = 'system_u:system_r:container_t:s0:c1,c2';
+    expect(planProcessAttrs(p, 'init', { selinux: () => true }).selinuxLabel).toBe(p.selinuxLabel);
+    expect(planProcessAttrs(p, 'exec', { selinux: () => true }).selinuxLabel).toBe(p.selinuxLabel);
+    expect(planProcessAttrs(p, 'init', { selinux: () => false })).toEqual({});
+    expect(selinuxEnabled('/nonexistent/')).toBe(false);
+  });
+
   it('turns CPU lists into sched_setaffinity masks', () => {
     expect(parseCpuList('3,0-1,1')).toEqual([0, 1, 3]);
     expect([...cpuMask('0-1,3')]).toEqual([0b1011, 0, 0, 0, 0, 0, 0, 0]);
