@@ -33,7 +33,7 @@ function fullInitPlan(): Complete<InitPlan> {
     uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
     gidMappings: [{ containerID: 0, hostID: 200000, size: 1000 }, { containerID: 1000, hostID: 300000, size: 1 }],
     hostname: 'box', domainname: 'example.org',
-    rootfs: '/var/lib/r', rootfsReadonly: true, noPivot: true, rootPropagation: 0x40000 | MS_REC, rootfsPropagation: 0x100000,
+    rootfs: '/var/lib/r', rootfsReadonly: true, noPivot: true, hostMountNamespace: false, rootPropagation: 0x40000 | MS_REC, rootfsPropagation: 0x100000,
     mounts: [
       {
         dest: '/data', source: '/srv/data', type: '', flags: MS_BIND | MS_REC, data: 'x=1', remountFlags: 1 | 2,
@@ -75,6 +75,7 @@ function fullInitPlan(): Complete<InitPlan> {
         cache: { dir: '/run/ocirun/.seccomp', key: '0123456789abcdef' },
       },
       apparmorProfile: 'ocirun-default',
+      selinuxLabel: 'system_u:system_r:container_t:s0:c1,c2',
       scheduler: { policy: 6, nice: -5, priority: 1, flags: 0x10, runtime: 1000n, deadline: 2000n, period: MAX },
       ioPriority: (2 << 13) | 4,
       cpuAffinityInitial: Buffer.from([0b1011, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80]),
@@ -104,9 +105,10 @@ function fullExecPlan(): Complete<ExecPlan> {
   const { process } = fullInitPlan();
   return {
     mode: 'exec',
-    namespaces: [{ type: CLONE.NEWPID, path: '/proc/9/ns/pid' }, { type: CLONE.NEWNS, path: '/proc/9/ns/mnt' }],
+    // No mount namespace to join: the init's root is chrooted into instead.
+    namespaces: [{ type: CLONE.NEWPID, path: '/proc/9/ns/pid' }, { type: CLONE.NEWNET, path: '/proc/9/ns/net' }],
     process, debug: true, timing: true, console: { socketFd: 4, rows: 1, cols: 2 },
-    targetFd: 7, cgroupProcs: ['/sys/fs/cgroup/memory/c1/cgroup.procs'],
+    targetFd: 7, cgroupProcs: ['/sys/fs/cgroup/memory/c1/cgroup.procs'], root: '/proc/9/root',
   };
 }
 
@@ -202,7 +204,7 @@ const MALFORMED: Array<[string, Buffer, string]> = [
   ['hostMountNamespace with a mount namespace', create((p) => { p.hostMountNamespace = true; }), 'plan: hostMountNamespace: set, but the plan has a mount namespace'],
   ['hostMountNamespace with masked paths', create((p) => { p.namespaces.splice(1, 1); p.hostMountNamespace = true; p.noPivot = false; }), 'plan: maskedPaths: masked and read-only paths need a private mount namespace'],
   ['hostMountNamespace with noPivot', create((p) => { p.namespaces.splice(1, 1); p.hostMountNamespace = true; p.noPivot = true; p.maskedPaths = []; p.readonlyPaths = []; }), 'plan: noPivot: without a mount namespace there is no pivot_root to skip'],
-  ['an exec root with a mount namespace', exec((p) => { p.root = '/proc/1/root'; }), 'plan: root: a container with a mount namespace is entered by joining it'],
+  ['an exec root with a mount namespace', exec((p) => { p.namespaces.push({ type: CLONE.NEWNS, path: '/proc/9/ns/mnt' }); }), 'plan: root: a container with a mount namespace is entered by joining it'],
   ['a new user namespace without mappings', create((p) => { p.gidMappings = []; }), 'plan: uidMappings: a new user namespace needs id mappings'],
   ['mappings without a new user namespace', create((p) => { p.namespaces[0].path = '/proc/1/ns/user'; }), 'plan: uidMappings: id mappings without a new user namespace'],
   ['an empty id mapping', create((p) => { p.uidMappings[0].size = 0; }), 'plan: uidMappings[0].size: empty id mapping'],
