@@ -33,7 +33,8 @@ export function rebuildV1Layout(extra: string[]): string {
 }
 
 /** Shell lines that mount a fresh cgroup2 over the whole of /sys/fs/cgroup, hiding the hybrid mounts below. */
-export const COVER_WITH_CGROUP2 = 'mount -t cgroup2 cgroup2 /sys/fs/cgroup';
+// A source name of its own: util-linux refuses a second "cgroup2 on /sys/fs/cgroup" as already mounted (pure v2 hosts).
+export const COVER_WITH_CGROUP2 = 'mount -t cgroup2 ocirun-cover /sys/fs/cgroup';
 
 export interface ScriptResult { status: number | null; stdout: string; stderr: string; values: Record<string, string> }
 
