@@ -3,6 +3,8 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { print } from './report.js';
+import { resolve } from 'node:path';
+import type { Caller } from '../caller.js';
 import type { RuntimeContext } from '../context.js';
 import { OciError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
@@ -88,7 +90,7 @@ export function registerCgroupCommands(program: Command, ctx: () => RuntimeConte
     .action(async (id: string, o: UpdateFlags) => {
       const { updateContainer } = await import('../lifecycle/update.js');
       const c = ctx();
-      for (const w of await updateContainer(c, id, resourcesFromFlags(o))) c.logger.warn(w);
+      for (const w of await updateContainer(c, id, resourcesFromFlags(o, c.caller))) c.logger.warn(w);
     });
 }
 
@@ -112,11 +114,11 @@ export interface UpdateFlags {
 }
 
 /** The linux.resources change `update` asks for: the -r file, or what the flags say. */
-export function resourcesFromFlags(o: UpdateFlags): LinuxResources {
+export function resourcesFromFlags(o: UpdateFlags, caller: Pick<Caller, 'cwd' | 'stdio'> = { cwd: process.cwd(), stdio: [0, 1, 2] }): LinuxResources {
   const flags = Object.entries(o).filter(([k, v]) => k !== 'resources' && v !== undefined);
   if (o.resources !== undefined) {
     if (flags.length > 0) throw new OciError('ERR_INVALID_ARGUMENT', `--resources cannot be combined with --${kebab(flags[0][0])}`);
-    return readResources(o.resources);
+    return readResources(o.resources, caller);
   }
   if (flags.length === 0) throw new OciError('ERR_INVALID_ARGUMENT', 'update: nothing to change (give --resources or a limit flag)');
   const r: LinuxResources = {};
@@ -143,10 +145,11 @@ export function resourcesFromFlags(o: UpdateFlags): LinuxResources {
 
 const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
-function readResources(file: string): LinuxResources {
+/** "-" is the caller's stdin (in the daemon: the front end's, not ours); a path is relative to its cwd. */
+function readResources(file: string, caller: Pick<Caller, 'cwd' | 'stdio'>): LinuxResources {
   let text: string;
   try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+    text = readFileSync(file === '-' ? caller.stdio[0] : resolve(caller.cwd, file), 'utf8');
   } catch (err) {
     throw new OciError('ERR_INVALID_ARGUMENT', `--resources ${file}: ${(err as Error).message.split('\n')[0]}`);
   }

@@ -6,7 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { NamespaceType, Spec } from '../oci/types.js';
 import { NAMESPACE_PROC_NAMES, sysctlNamespace } from '../oci/tables.js';
 import { isBindMount } from './mount-options.js';
-import { checkProcessHost } from '../process/host-checks.js';
+import { checkProcessHost, heldCapabilities } from '../process/host-checks.js';
 import { type Report, index, mapKey } from './report.js';
 
 type Kind = 'dir' | 'file' | 'other' | 'missing';
@@ -56,7 +56,7 @@ async function sameFile(a: string, b: string): Promise<boolean> {
  * Adds host problems to `r` for the parts of `spec` that passed validation.
  * Returns the rootfs as an absolute real path when it exists.
  */
-export async function checkHost(spec: Spec, bundle: string, r: Report): Promise<string | undefined> {
+export async function checkHost(spec: Spec, bundle: string, r: Report, callerPid?: number): Promise<string | undefined> {
   let rootfs: string | undefined;
   if (r.ok('root') && spec.root) {
     const path = resolve(bundle, spec.root.path);
@@ -107,6 +107,6 @@ export async function checkHost(spec: Spec, bundle: string, r: Report): Promise<
       }
     }
   }
-  checkProcessHost(spec, r);
+  checkProcessHost(spec, r, { capabilities: (status, userns) => heldCapabilities(status, userns, callerPid) });
   return rootfs;
 }

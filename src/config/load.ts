@@ -34,6 +34,8 @@ export interface LoadOptions {
   requireProcess?: boolean;
   /** The config document to use instead of reading <bundle>/config.json (library callers). */
   config?: unknown;
+  /** The process that will start the helper (the daemon's caller): its capabilities are what the container can get. */
+  callerPid?: number;
 }
 
 const fail = (message: string, cause?: unknown): never => {
@@ -70,7 +72,7 @@ export async function loadBundle(bundleDir: string, opts: LoadOptions = {}): Pro
   }
 
   const { spec, report } = validateInto(value, { requireProcess: opts.requireProcess ?? true });
-  const rootfs = await checkHost(spec, bundle, report);
+  const rootfs = await checkHost(spec, bundle, report, opts.callerPid);
   const problems = report.problems();
   if (problems.length > 0) throw new ConfigError(problems);
   return { spec, bundle, rootfs: rootfs!, warnings: report.warnings.map(formatProblem) };

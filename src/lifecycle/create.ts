@@ -8,6 +8,7 @@ import { loadBundle } from '../config/load.js';
 import { encodePlan } from '../native/plan-encode.js';
 import { helperPath } from '../native/binding.js';
 import { buildInitPlan } from './init-plan.js';
+import { heldCapabilities } from '../process/host-checks.js';
 import { validateId } from '../state/id.js';
 import { readProcStat } from '../state/proc.js';
 import { EXEC_FIFO, writeFileAtomic, type ContainerRecord } from '../state/store.js';
@@ -52,7 +53,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   const timer = opts.timing ? new PhaseTimer() : undefined;
   timer?.mark('create.begin');
   validateId(id);
-  const { spec, bundle, rootfs, warnings } = await loadBundle(resolve(ctx.caller.cwd, opts.bundle), { config: opts.config });
+  const { spec, bundle, rootfs, warnings } = await loadBundle(resolve(ctx.caller.cwd, opts.bundle), { config: opts.config, callerPid: ctx.caller.pid });
   timer?.mark('config.loaded');
   for (const w of warnings) ctx.logger.warn(w);
   const { store } = ctx;
@@ -60,6 +61,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   const cgroup = planContainerCgroup(ctx, spec, id);
   const plan = buildInitPlan(spec, {
     id, helper: helperPath(), bundle, rootfs, stateDir, noPivot: opts.noPivot ?? false, debug: ctx.debug, cgroupDirs: cgroup?.dirs,
+    heldCapabilities: heldCapabilities(undefined, (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'user'), ctx.caller.pid),
   });
   plan.timing = opts.timing;
   if (cgroup) plan.cgroup = cgroupPlacement(cgroup, spec);

@@ -20,6 +20,7 @@ import { NAMESPACES } from '../oci/tables.js';
 import type { Process, Spec } from '../oci/types.js';
 import { planProcess } from '../process/process-plan.js';
 import { usesHostMountNamespace } from '../rootfs/host-mounts.js';
+import { heldCapabilities } from '../process/host-checks.js';
 import { deriveStatus } from '../state/status.js';
 import { writeFileAtomic, type ContainerRecord } from '../state/store.js';
 import { ProcessIo, sendPidfd, type ProcessIoOptions } from '../io/process-io.js';
@@ -152,7 +153,7 @@ function buildExecPlan(ctx: RuntimeContext, record: ContainerRecord, p: Process,
     namespaces: (config.linux?.namespaces ?? []).map((ns) => ({
       type: NAMESPACES[ns.type], path: `/proc/${record.pid}/ns/${NS_FILES[ns.type]}`,
     })),
-    process: { ...full.process, ...planProcess(p, 'exec', (config.linux?.namespaces ?? []).some((ns) => ns.type === 'user')) },
+    process: { ...full.process, ...planProcess(p, 'exec', heldCapabilities(undefined, (config.linux?.namespaces ?? []).some((ns) => ns.type === 'user'), ctx.caller.pid)) },
     debug: ctx.debug,
     targetFd,
     cgroupProcs: execCgroupProcs(record.pid, ctx.caller.pid),

@@ -29,6 +29,8 @@ export interface PlanOptions {
   debug: boolean;
   /** The container's cgroup directory per hierarchy (src/cgroups): what a "cgroup" mount shows on v1 hosts. */
   cgroupDirs?: Record<string, string>;
+  /** The capabilities the helper's starter holds (heldCapabilities of the caller). */
+  heldCapabilities?: bigint;
 }
 
 export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
@@ -81,7 +83,7 @@ export function buildInitPlan(spec: Spec, opts: PlanOptions): InitPlan {
     readonlyPaths: linux.readonlyPaths ?? [],
     stateDir: opts.stateDir,
     process: {
-      ...planProcess(spec.process, 'init', (linux.namespaces ?? []).some((ns) => ns.type === 'user')),
+      ...planProcess(spec.process, 'init', opts.heldCapabilities),
       seccomp: linux.seccomp
         ? planSeccomp(linux.seccomp, { id: opts.id ?? basename(opts.stateDir), bundle: opts.bundle, annotations: spec.annotations },
           opts.helper ? { dir: seccompCacheDir(dirname(opts.stateDir)), helper: opts.helper } : undefined)

@@ -42,30 +42,34 @@ export function apparmorEnabled(root = '/'): boolean {
 let held: { bounding: bigint; permitted: bigint } | undefined;
 
 /**
- * The capabilities this process can pass to a container: in its bounding set
- * (the helper cannot raise past it, in any user namespace) and permitted
+/**
+ * The capabilities a container can get from the process that starts its
+ * helper (this one, or the daemon's caller: `pid`): in its bounding set (the
+ * helper cannot raise past it, in any user namespace) and permitted
  * (capset(2) refuses anything more without a user namespace). In a user
  * namespace of the container's, its root holds every capability the bounding
  * set allows whatever ours are: what a rootless runtime, with none, relies on.
- * Read once.
+ * Ours is read once.
  */
-export function heldCapabilities(status?: string, userNamespace = false): bigint {
-  let sets = status === undefined ? held : undefined;
+export function heldCapabilities(status?: string, userNamespace = false, pid: number = process.pid): bigint {
+  const own = status === undefined && pid === process.pid;
+  let sets = own ? held : undefined;
   if (!sets) {
-    const text = status ?? readFileSync('/proc/self/status', 'utf8');
+    const text = status ?? readFileSync(`/proc/${pid}/status`, 'utf8');
     const field = (name: string): bigint => {
       const m = new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm').exec(text);
       return m ? BigInt(`0x${m[1]}`) : ~0n;
     };
     sets = { bounding: field('CapBnd'), permitted: field('CapPrm') };
-    if (status === undefined) held = sets;
+    if (own) held = sets;
   }
   return userNamespace ? sets.bounding : sets.bounding & sets.permitted;
 }
 
 interface Host { apparmor: () => boolean; kernel: () => string; capabilities?: (status?: string, userNamespace?: boolean) => bigint }
 
-export function checkProcessHost(spec: Spec, r: Report, host: Host = { apparmor: apparmorEnabled, kernel: release, capabilities: heldCapabilities }): void {
+export function checkProcessHost(spec: Spec, r: Report, given: Partial<Host> = {}): void {
+  const host: Host = { apparmor: apparmorEnabled, kernel: release, capabilities: heldCapabilities, ...given };
   const profile = spec.process?.apparmorProfile;
   if (profile && r.ok('process.apparmorProfile') && !host.apparmor()) {
     r.error('process.apparmorProfile', `AppArmor is not enabled on this host, cannot apply profile ${JSON.stringify(profile)}`);

@@ -46,8 +46,7 @@ function rlimitValue(n: number): bigint {
 }
 
 /** Seccomp and personality are container-wide (linux.*); the caller adds them. */
-/** userNamespace: the container has one (new or joined), so only our bounding set limits its capabilities. */
-export function planProcess(p: Process, role: ProcessRole = 'init', userNamespace = false): ProcessPlan {
+export function planProcess(p: Process, role: ProcessRole = 'init', held?: bigint): ProcessPlan {
   return {
     args: p.args ?? [],
     env: p.env ?? [],
@@ -62,7 +61,7 @@ export function planProcess(p: Process, role: ProcessRole = 'init', userNamespac
       soft: rlimitValue(r.soft),
       hard: rlimitValue(r.hard),
     })),
-    capabilities: p.capabilities ? planCapabilities(p.capabilities, heldCapabilities(undefined, userNamespace)) : undefined,
+    capabilities: p.capabilities ? planCapabilities(p.capabilities, held) : undefined,
     oomScoreAdj: p.oomScoreAdj,
     ...planProcessAttrs(p, role),
   };

@@ -79,25 +79,6 @@ describe.runIf(criEnabled).each(HANDLERS)('CRI pods through containerd, handler 
     }
   });
 
-  it('a hostPort reaches the pod through CNI portmap, and its rules go with the pod', async () => {
-    const hostPort = 20000 + (process.pid % 10000) + (handler === 'runc' ? 1 : 0);
-    const pod = await env.runPod(handler, 'ports', (c) => { c.port_mappings = [{ protocol: 'TCP', container_port: 8080, host_port: hostPort }]; });
-    const gateway = env.subnet.replace(/\.0\/24$/, '.1');
-    try {
-      await env.runContainer(pod, 'web', ['sh', '-c', 'mkdir -p /www && echo via-portmap >/www/index.html && exec httpd -f -p 8080 -h /www']);
-      let got = '';
-      for (let i = 0; i < 50 && got !== 'via-portmap\n'; i++) {
-        got = spawnSync('busybox', ['wget', '-qO-', '-T', '2', `http://${gateway}:${hostPort}/`], { encoding: 'utf8' }).stdout;
-        if (got !== 'via-portmap\n') await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(got).toBe('via-portmap\n');
-      expect(spawnSync('iptables', ['-w', '-t', 'nat', '-S'], { encoding: 'utf8' }).stdout).toContain(`--dport ${hostPort}`);
-    } finally {
-      await env.removePod(pod.id);
-    }
-    expect(spawnSync('iptables', ['-w', '-t', 'nat', '-S'], { encoding: 'utf8' }).stdout).not.toContain(`--dport ${hostPort}`);
-  });
-
   it('security contexts: user and group, capabilities, read-only rootfs, seccomp RuntimeDefault, no_new_privs, sysctls', async () => {
     const pod = await env.runPod(handler, 'secure', (c) => {
       c.linux.sysctls = { 'net.ipv4.ip_unprivileged_port_start': '80', 'kernel.shm_rmid_forced': '1' };
