@@ -33,8 +33,11 @@ export function rebuildV1Layout(extra: string[]): string {
 }
 
 /** Shell lines that mount a fresh cgroup2 over the whole of /sys/fs/cgroup, hiding the hybrid mounts below. */
-// A source name of its own: util-linux refuses a second "cgroup2 on /sys/fs/cgroup" as already mounted (pure v2 hosts).
-export const COVER_WITH_CGROUP2 = 'mount -t cgroup2 ocirun-cover /sys/fs/cgroup';
+// On pure v2 the host's /sys/fs/cgroup is the one cgroup2 superblock, and the
+// kernel refuses a superblock stacked on its own mount point (EBUSY): a tmpfs
+// goes between them there, and the visible result is the same fresh cgroup2.
+export const COVER_WITH_CGROUP2 = 'mount -t cgroup2 ocirun-cover /sys/fs/cgroup 2>/dev/null || '
+  + '{ mount -t tmpfs ocirun-cover /sys/fs/cgroup && mount -t cgroup2 ocirun-cover /sys/fs/cgroup; }';
 
 export interface ScriptResult { status: number | null; stdout: string; stderr: string; values: Record<string, string> }
 
@@ -109,7 +112,10 @@ export class RuncRoot {
 
 /** The over-mount scenario's result, checked the same on this host and in the VM. */
 export function expectOvermountHandled(r: ScriptResult): void {
-  expect(r.stderr).toBe('');
+  // runc 1.1.5's kill --all races the exits of the processes it signals and
+  // logs this warning now and then; it is not a failure of the scenario.
+  const stderr = r.stderr.split('\n').filter((l) => !l.includes('level=warning msg="os: process already finished"')).join('\n');
+  expect(stderr).toBe('');
   expect(r.status).toBe(0);
   const { cgroup_path: path, exec_cgroup: execCgroup, ...seen } = r.values;
   expect(seen).toEqual(OVERMOUNT_EXPECTED);
