@@ -38,7 +38,9 @@ quietly() {
 # (setfattr for layer xattrs) and zstd (zstd layers; Node 20's zlib has none).
 # uidmap: newuidmap/newgidmap, through which a user maps its /etc/subuid
 # ranges (ocirun and podman without root; the rootless tests make that user).
-packages="build-essential python3 libc6-dev busybox-static runc iproute2 libseccomp-dev rapidjson-dev podman conmon catatonit containerd umoci attr zstd qemu-system-x86 linux-image-amd64 xz-utils uidmap"
+# containernetworking-plugins and iptables: the CNI bridge, host-local, portmap
+# and loopback plugins the CRI tests' containerd gives its pods.
+packages="build-essential python3 libc6-dev busybox-static runc iproute2 libseccomp-dev rapidjson-dev podman conmon catatonit containerd umoci attr zstd qemu-system-x86 linux-image-amd64 xz-utils uidmap containernetworking-plugins iptables"
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   need=
   for p in $packages; do
