@@ -51,11 +51,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (EngineOff(args) || !ForDaemon(args)) RunNodeCli(install, argv);
-
   char cwd_buf[4096];
-  if (!getcwd(cwd_buf, sizeof cwd_buf)) RunNodeCli(install, argv);
-  std::string engine_dir = EngineDir(StateRoot(args, cwd_buf));
+  bool have_cwd = getcwd(cwd_buf, sizeof cwd_buf) != nullptr;
+  // First, so a test can compare it with the Node CLI's in any world, engine off.
+  std::string root = have_cwd ? StateRoot(args, cwd_buf) : std::string();
+  Debug(root.empty() ? "no state root (not root, no --root, no XDG_RUNTIME_DIR)" : "state root " + root);
+  if (EngineOff(args) || !ForDaemon(args)) RunNodeCli(install, argv);
+  // No root of its own: the Node CLI says what to set (or needs none, as spec).
+  if (root.empty()) RunNodeCli(install, argv);
+  std::string engine_dir = EngineDir(root);
   std::string socket = SocketPath(engine_dir);
   if (socket.empty()) RunNodeCli(install, argv);
 

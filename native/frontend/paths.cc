@@ -40,7 +40,7 @@ namespace {
 
 // The global flags before the command: all the front end reads of argv.
 struct Globals {
-  std::string root = "/run/ocirun";
+  std::string root;  // empty: not given
   bool no_engine = false;
   bool version = false;
   std::string command;  // empty: none (help, or only flags)
@@ -69,10 +69,66 @@ Globals ParseGlobals(const std::vector<std::string>& args) {
 
 }  // namespace
 
+namespace {
+
+// True inside a user namespace other than the host's, read as
+// runningInUserNamespace() reads it: the initial one maps every id to itself.
+bool InUserNamespace() {
+  FILE* f = fopen("/proc/self/uid_map", "re");
+  if (!f) return false;
+  char buf[256];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  unsigned long a, b, c;
+  int used = 0;
+  if (sscanf(buf, " %lu %lu %lu %n", &a, &b, &c, &used) != 3) return true;
+  return !(a == 0 && b == 0 && c == 4294967295ul && buf[used] == 0);
+}
+
+bool OwnedByUs(const char* dir) {
+  struct stat st;
+  return stat(dir, &st) == 0 && st.st_uid == geteuid();
+}
+
+// path.resolve's lexical normalisation of an absolute path: the daemon's
+// root (src/context.ts) and the engine dir name the same directory alike.
+std::string Normalize(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    std::string part = path.substr(i, j - i);
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    i = j + 1;
+  }
+  std::string out;
+  for (const std::string& p : parts) out += "/" + p;
+  return out.empty() ? "/" : out;
+}
+
+}  // namespace
+
+std::string DefaultStateRoot() {
+  const char* xdg = getenv("XDG_RUNTIME_DIR");
+  bool have_xdg = xdg && *xdg;
+  if (geteuid() == 0) {
+    return have_xdg && InUserNamespace() && OwnedByUs(xdg) ? std::string(xdg) + "/ocirun" : kRootStateRoot;
+  }
+  return have_xdg ? std::string(xdg) + "/ocirun" : std::string();
+}
+
 std::string StateRoot(const std::vector<std::string>& args, const std::string& cwd) {
   std::string root = ParseGlobals(args).root;
-  if (root.empty() || root[0] != '/') root = cwd + "/" + root;
-  return root;
+  if (root.empty()) root = DefaultStateRoot();
+  if (root.empty()) return root;
+  if (root[0] != '/') root = cwd + "/" + root;
+  return Normalize(root);
 }
 
 bool EngineOff(const std::vector<std::string>& args) {

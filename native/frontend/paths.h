@@ -17,8 +17,19 @@ struct Install {
 
 bool FindInstall(Install* out);
 
-// The state root the call names (--root before the command; runc's default
-// otherwise), absolute against cwd.
+// ROOT_STATE_ROOT of src/rootless/mode.ts (a unit test compares them).
+constexpr const char* kRootStateRoot = "/run/ocirun";
+
+// defaultStateRoot() of src/rootless/mode.ts, the one rule (an integration
+// test runs both in the same worlds): /run/ocirun for root, or
+// $XDG_RUNTIME_DIR/ocirun without root, and for root of a user namespace
+// that owns it. Empty without root and without XDG_RUNTIME_DIR: the Node CLI
+// then says what to set.
+std::string DefaultStateRoot();
+
+// The state root the call names (--root before the command, else
+// DefaultStateRoot()), absolute against cwd and normalised; empty when there
+// is none.
 std::string StateRoot(const std::vector<std::string>& args, const std::string& cwd);
 
 // True when the call asks for no daemon (OCIRUN_ENGINE=off, or --no-engine

@@ -3,11 +3,14 @@
 // podman's user namespace, as uid 0 there. Storage, runroot and config live
 // in the user's temp home; no network (--network none), no cgroups (this
 // hybrid host gives users no delegation, so podman runs without them).
+// ocirun is its native front end, served by a daemon in podman's user
+// namespace under the user's state root ($XDG_RUNTIME_DIR/ocirun).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxTarball, have, isRoot } from './engines.js';
 import { RootlessUser, type Result } from '../support/rootless-user.js';
+import { daemonPids, ENGINE_DIR, stopDaemons } from '../support/engine.js';
 
 const RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
 const enabled = isRoot && have('podman') && have('conmon') && Boolean(RUNC) && existsSync('/usr/bin/newuidmap');
@@ -37,6 +40,7 @@ describe.runIf(enabled)('rootless podman', () => {
     if (!u) return;
     podman(['rm', '--all', '--force', '--time', '0']);
     podman(['system', 'reset', '--force']);
+    stopDaemons(join(u.xdg, 'ocirun'));
     // podman's pause process (holding its user namespace) and any conmon go with the user.
     u.destroy();
   });
@@ -77,6 +81,11 @@ describe.runIf(enabled)('rootless podman', () => {
 
   it('run, --userns=keep-id, a volume, run -d, exec, logs, ps, stop, rm: as with runc', () => {
     const [o, r] = runtimes.map((rt) => transcript(rt.path));
+    // ocirun's calls went to one daemon of the user's (uid 0 of podman's namespace), none fell back to Node.
+    const [pid, ...more] = daemonPids(join(u.xdg, 'ocirun'));
+    expect([pid > 0, more]).toEqual([true, []]);
+    expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(new RegExp(`^Uid:\\t${u.uid}\\t`, 'm'));
+    expect(readFileSync(join(u.xdg, 'ocirun', ENGINE_DIR, 'daemon.log'), 'utf8')).not.toMatch(/refused|bad request|failed/);
     expect(o).toEqual(r);
     expect(o).toEqual([
       3, '0\n2\n', 'err\n',

@@ -1,7 +1,7 @@
 // Who the daemon serves: only callers of its own build, uid and namespaces.
 // Each refusal must still leave the call working, in a Node process of its own.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { Harness, isRoot, OCIRUN, waitFor } from './harness.js';
 import { daemonPids, ENGINE_DIR, stopDaemons } from '../support/engine.js';
 
 const DAEMON = fileURLToPath(new URL('../../dist/daemon/main.js', import.meta.url));
+const CONTEXT = fileURLToPath(new URL('../../dist/context.js', import.meta.url));
 
 describe.runIf(isRoot)('engine daemon', () => {
   let h: Harness;
@@ -34,6 +35,47 @@ describe.runIf(isRoot)('engine daemon', () => {
     expect(h.run(['exec', id, 'sh', '-c', 'kill -TERM $$']).status).toBe(143);
     expect(h.run(['exec', id, 'sh', '-c', 'kill -9 $$']).status).toBe(137);
     expect(daemonPids(h.root)).toHaveLength(1);
+  });
+
+  it('the front end and the Node CLI take the same state root, in every world', () => {
+    // Read by both sides in one process tree: the front end's debug line (engine
+    // off, so no daemon starts), then createContext's root, which every call uses.
+    const ownedByRoot = join(h.work, 'xdg-root');
+    const ownedByNobody = join(h.work, 'xdg-nobody');
+    mkdirSync(ownedByRoot, { recursive: true });
+    mkdirSync(ownedByNobody, { recursive: true });
+    chownSync(ownedByNobody, 65534, 65534);
+    const probe = [
+      `OCIRUN_ENGINE=off OCIRUN_ENGINE_DEBUG=1 ${OCIRUN} "$@" --version 2>&1 >/dev/null | sed -n 's/^ocirun engine: //p'`,
+      `${process.execPath} --input-type=module -e 'const a = process.argv.slice(1); const r = a[0] === "--root" ? a[1] : undefined;`
+      + ` try { console.log("state root " + (await import(${JSON.stringify(CONTEXT)})).createContext({ root: r }).root); } catch (e) { console.log("none: " + e.message); }' -- "$@"`,
+    ].join('; ');
+    const worlds: Array<[string, string[], NodeJS.ProcessEnv, number?]> = [
+      ['root', [], {}],
+      ['root with XDG_RUNTIME_DIR', [], { XDG_RUNTIME_DIR: ownedByRoot }],
+      ['root, --root relative and with ..', ['--root', 'a/../b//c/.'], { XDG_RUNTIME_DIR: ownedByRoot }],
+      ['root of a user namespace owning XDG_RUNTIME_DIR', ['unshare', '-Ur'], { XDG_RUNTIME_DIR: ownedByRoot }],
+      ['root of a user namespace not owning it', ['unshare', '-Ur'], { XDG_RUNTIME_DIR: ownedByNobody }],
+      ['a user with XDG_RUNTIME_DIR', [], { XDG_RUNTIME_DIR: ownedByNobody }, 65534],
+      ['a user with a relative XDG_RUNTIME_DIR', [], { XDG_RUNTIME_DIR: 'run/' }, 65534],
+      ['a user without', [], {}, 65534],
+      ['a user with --root', ['--root', '/tmp/x'], {}, 65534],
+    ];
+    const seen = worlds.map(([what, pre, env, uid]) => {
+      const [wrap, rest] = pre[0] === 'unshare' ? [pre, []] : [[], pre];
+      const r = spawnSync(wrap[0] ?? 'sh', [...wrap.slice(1), ...(wrap.length ? ['sh'] : []), '-c', probe, 'probe', ...rest], {
+        encoding: 'utf8', cwd: h.work, env: { PATH: process.env.PATH, ...env }, ...(uid ? { uid, gid: uid } : {}),
+      });
+      const [fe, ts] = r.stdout.trim().split('\n');
+      return { what, fe, ts: ts?.startsWith('none: ') ? 'no state root (not root, no --root, no XDG_RUNTIME_DIR)' : ts, why: ts };
+    });
+    for (const s of seen) expect(s.fe, `${s.what}: ${s.why}`).toBe(s.ts);
+    expect(seen.map((s) => s.fe)).toEqual([
+      'state root /run/ocirun', 'state root /run/ocirun', `state root ${h.work}/b/c`,
+      `state root ${ownedByRoot}/ocirun`, 'state root /run/ocirun',
+      `state root ${ownedByNobody}/ocirun`, `state root ${h.work}/run/ocirun`,
+      'no state root (not root, no --root, no XDG_RUNTIME_DIR)', 'state root /tmp/x',
+    ]);
   });
 
   it('an old daemon on the socket is refused by a new build, and the call runs in Node', async () => {

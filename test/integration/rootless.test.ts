@@ -1,16 +1,19 @@
 // ocirun as an ordinary user, side by side with runc: each scenario runs as
 // an unprivileged user this file creates (and removes), once with ocirun and
 // once with `runc --root $XDG_RUNTIME_DIR/runc`, and what a user would see
-// must agree. ocirun uses its default state root ($XDG_RUNTIME_DIR/ocirun).
+// must agree. ocirun uses its default state root ($XDG_RUNTIME_DIR/ocirun),
+// through the native front end and the user's own daemon there.
 // No cgroups here: this host has no delegation for users (docs/rootless.md).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 // @ts-expect-error plain JS module without types
 import { buildBusyboxRootfs } from '../../scripts/default-bundle.mjs';
 import { defaultSpec } from '../../src/config/default-spec.js';
 import type { Spec } from '../../src/oci/types.js';
 import { RootlessUser, type Result } from '../support/rootless-user.js';
+import { daemonPids, ENGINE_DIR, stopDaemons } from '../support/engine.js';
 
 const isRoot = process.getuid?.() === 0;
 const RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
@@ -29,7 +32,7 @@ describe.runIf(isRoot && RUNC && haveUidmap)('rootless, as an unprivileged user'
     rootfs = join(u.work, 'rootfs');
     await buildBusyboxRootfs(rootfs);
     rts = [
-      { name: 'ocirun', cmd: (a) => [process.execPath, [u.ocirun, ...a]], stateDir: join(u.xdg, 'ocirun') },
+      { name: 'ocirun', cmd: (a) => [u.ocirun, a], stateDir: join(u.xdg, 'ocirun') },
       { name: 'runc', cmd: (a) => [RUNC!, ['--root', join(u.xdg, 'runc'), ...a]], stateDir: join(u.xdg, 'runc') },
     ];
   }, 60_000);
@@ -37,10 +40,15 @@ describe.runIf(isRoot && RUNC && haveUidmap)('rootless, as an unprivileged user'
   afterAll(() => {
     if (!u) return;
     for (const rt of rts ?? []) {
-      for (const id of existsSync(rt.stateDir) ? readdirSync(rt.stateDir) : []) run(rt, ['delete', '--force', id]);
+      for (const id of containers(rt)) run(rt, ['delete', '--force', id]);
     }
+    // By pid, before destroy() SIGKILLs whatever else the user left.
+    stopDaemons(join(u.xdg, 'ocirun'));
     u.destroy();
   });
+
+  /** The state root's containers (ocirun's also holds @engine, its daemon's directory). */
+  const containers = (rt: Rt): string[] => (existsSync(rt.stateDir) ? readdirSync(rt.stateDir) : []).filter((f) => f !== ENGINE_DIR);
 
   const run = (rt: Rt, args: string[], env?: NodeJS.ProcessEnv): Result => {
     const [cmd, argv] = rt.cmd(args);
@@ -71,9 +79,11 @@ describe.runIf(isRoot && RUNC && haveUidmap)('rootless, as an unprivileged user'
    * ids (given a moment: a failed runc's last child exits just after runc).
    */
   const expectClean = (): void => {
-    for (const rt of rts) expect(existsSync(rt.stateDir) ? readdirSync(rt.stateDir) : [], rt.name).toEqual([]);
-    for (let i = 0; i < 40 && u.processes().length > 0; i++) spawnWait();
-    expect(u.processes()).toEqual([]);
+    for (const rt of rts) expect(containers(rt), rt.name).toEqual([]);
+    // The user's daemon stays (until idle, or afterAll): it is no container's.
+    const left = (): number[] => u.processes().filter((p) => !daemonPids(join(u.xdg, 'ocirun')).includes(p));
+    for (let i = 0; i < 40 && left().length > 0; i++) spawnWait();
+    expect(left()).toEqual([]);
   };
 
   const sh = (script: string): string[] => ['sh', '-c', script];
@@ -86,6 +96,55 @@ describe.runIf(isRoot && RUNC && haveUidmap)('rootless, as an unprivileged user'
     const words = o.stdout.split(/\s+/).filter(Boolean);
     expect(words.slice(0, 2)).toEqual(['uid=0(root)', 'gid=0(root)']);
     expect(words.slice(-7)).toEqual(['0', String(u.uid), '1', '0', String(u.gid), '1', 'deny']);
+    expectClean();
+  });
+
+  it('goes through a daemon of the user\'s own, under its state root, refused to other uids', async () => {
+    const engine = join(u.xdg, 'ocirun', ENGINE_DIR);
+    stopDaemons(join(u.xdg, 'ocirun'));
+    expect(run(rts[0], ['run', '--bundle', bundle(sh('exit 42')), 'rl-code']).status).toBe(42);
+    const [pid] = daemonPids(join(u.xdg, 'ocirun'));
+    expect(pid).toBeGreaterThan(0);
+    expect(statSync(`/proc/${pid}`).uid).toBe(u.uid);
+    expect(statSync(engine).mode & 0o777).toBe(0o700);
+    const [socket] = readdirSync(engine).filter((f) => f.endsWith('.sock'));
+    expect(socket).toMatch(new RegExp(`-${u.uid}-[0-9a-f]{16}\\.sock$`));
+    // The container is the front end's child, as with runc: a long run, looked at from here.
+    const b = bundle(['sleep', '30']);
+    const fe = spawn(u.ocirun, ['run', '--bundle', b, 'rl-tree'], { uid: u.uid, gid: u.gid, env: u.env(), cwd: u.home, stdio: 'ignore' });
+    try {
+      let init = 0;
+      for (let i = 0; i < 200 && !init; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const s = run(rts[0], ['state', 'rl-tree']);
+        if (s.status === 0 && JSON.parse(s.stdout).status === 'running') init = JSON.parse(s.stdout).pid as number;
+      }
+      const stat = readFileSync(`/proc/${init}/stat`, 'latin1');
+      expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).toBe(fe.pid);
+      const e = run(rts[0], ['exec', 'rl-tree', 'sh', '-c', 'echo in; exit 7']);
+      expect(e).toMatchObject({ status: 7, stdout: 'in\n' });
+      expect(run(rts[0], ['kill', 'rl-tree', 'KILL']).status).toBe(0);
+      const code = await new Promise<number | null>((r) => fe.on('exit', (c, sig) => r(c ?? (sig ? 128 : null))));
+      expect(code).toBe(137);
+    } finally {
+      fe.kill('SIGKILL');
+    }
+    // run deleted it on its way out, as runc's does.
+    expect(run(rts[0], ['state', 'rl-tree']).status).toBe(1);
+    // Every call so far went to that one daemon, and nothing fell back to a Node CLI of its own.
+    expect(daemonPids(join(u.xdg, 'ocirun'))).toEqual([pid]);
+    expect(readFileSync(join(engine, 'daemon.log'), 'utf8')).not.toMatch(/refused|bad request/);
+    // root, handed the user's socket under its own name, is refused by it and runs in Node.
+    const rootSocket = socket.replace(`-${u.uid}-`, '-0-');
+    symlinkSync(join(engine, socket), join(engine, rootSocket));
+    try {
+      const r = spawnSync(u.ocirun, ['--root', join(u.xdg, 'ocirun'), 'list', '-q'], { encoding: 'utf8', cwd: '/' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(readFileSync(join(engine, 'daemon.log'), 'utf8')).toMatch(new RegExp(`refused pid \\d+: uid 0 may not use the daemon of uid ${u.uid}`));
+    } finally {
+      rmSync(join(engine, rootSocket), { force: true });
+    }
+    expect(readlinkSync(`/proc/${pid}/ns/mnt`)).toBe(readlinkSync('/proc/self/ns/mnt'));
     expectClean();
   });
 
@@ -185,24 +244,24 @@ describe.runIf(isRoot && RUNC && haveUidmap)('rootless, as an unprivileged user'
     const locked = join(u.work, 'locked');
     mkdirSync(locked, { mode: 0o755 });
     const b = bundle(['true']);
-    const o = u.run(process.execPath, [u.ocirun, '--root', join(locked, 'state'), 'run', '--bundle', b, 'rl-locked']);
+    const o = u.run(u.ocirun, ['--root', join(locked, 'state'), 'run', '--bundle', b, 'rl-locked']);
     const r = u.run(RUNC!, ['--root', join(locked, 'state'), 'run', '--bundle', b, 'rl-locked']);
     expect([o.status, r.status]).toEqual([1, 1]);
     expect(o.stderr).toBe(`ocirun: state root ${join(locked, 'state')} is not writable by uid ${u.uid} (EACCES): ` +
       'pass --root DIR or set XDG_RUNTIME_DIR to a directory of yours\n');
     expect(existsSync(join(locked, 'state'))).toBe(false);
-    const bare = u.run(process.execPath, [u.ocirun, 'run', '--bundle', b, 'rl-noxdg'], { env: { XDG_RUNTIME_DIR: undefined } });
+    const bare = u.run(u.ocirun, ['run', '--bundle', b, 'rl-noxdg'], { env: { XDG_RUNTIME_DIR: undefined } });
     expect(bare).toMatchObject({ status: 1, stderr: `ocirun: running as uid ${u.uid} without root: set XDG_RUNTIME_DIR (usually /run/user/${u.uid}) or pass --root DIR\n` });
     expectClean();
   });
 
   it('spec --rootless makes its bundle directory and maps the user', () => {
     const dir = join(u.home, 'new', 'bundle');
-    expect(u.run(process.execPath, [u.ocirun, 'spec', '--rootless', '-b', dir]).status).toBe(0);
+    expect(u.run(u.ocirun, ['spec', '--rootless', '-b', dir]).status).toBe(0);
     const spec = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Spec;
     expect(spec.linux?.uidMappings).toEqual([{ containerID: 0, hostID: u.uid, size: 1 }]);
     expect(spec.linux?.gidMappings).toEqual([{ containerID: 0, hostID: u.gid, size: 1 }]);
-    const again = u.run(process.execPath, [u.ocirun, 'spec', '--rootless', '-b', dir]);
+    const again = u.run(u.ocirun, ['spec', '--rootless', '-b', dir]);
     expect(again).toMatchObject({ status: 1, stderr: `ocirun: ${join(dir, 'config.json')} already exists: remove it first\n` });
   });
 

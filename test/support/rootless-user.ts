@@ -12,7 +12,8 @@ export interface Result { status: number | null; stdout: string; stderr: string 
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 /** What bin/ocirun needs at run time, relative to the checkout. */
-const RUNTIME_FILES = ['package.json', 'bin', 'dist', 'build/Release/ocirun-init', 'build/Release/ocirun_native.node', 'node_modules/commander'];
+const RUNTIME_FILES = ['package.json', 'bin', 'dist', 'build/Release/ocirun', 'build/Release/ocirun-init', 'build/Release/build-id',
+  'build/Release/ocirun_native.node', 'node_modules/commander'];
 
 export interface SubRange { start: number; count: number }
 
@@ -88,7 +89,7 @@ export class RootlessUser {
   /** The checkout's bin/ocirun if the user can run it from there; else a copy of what it needs in work. */
   private static reachableOcirun(work: string, uid: number, gid: number): string {
     const here = join(REPO, 'bin', 'ocirun');
-    const probe = spawnSync('/bin/sh', ['-c', `test -r "${join(REPO, 'dist', 'cli', 'main.js')}" && test -x "${join(REPO, 'build', 'Release', 'ocirun-init')}" && test -r "${join(REPO, 'node_modules', 'commander', 'package.json')}"`], { uid, gid });
+    const probe = spawnSync('/bin/sh', ['-c', `test -r "${join(REPO, 'dist', 'cli', 'main.js')}" && test -x "${join(REPO, 'build', 'Release', 'ocirun')}" && test -x "${join(REPO, 'build', 'Release', 'ocirun-init')}" && test -r "${join(REPO, 'node_modules', 'commander', 'package.json')}"`], { uid, gid });
     if (probe.status === 0) return here;
     const copy = join(work, 'ocirun');
     for (const f of RUNTIME_FILES) {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import * as wire from '../../src/daemon/wire.js';
 import { parseRequest, BadRequest } from '../../src/daemon/request.js';
 import { refusePeer } from '../../src/daemon/server.js';
+import { ROOT_STATE_ROOT } from '../../src/rootless/mode.js';
 
 const source = (p: string) => readFileSync(new URL(`../../${p}`, import.meta.url), 'utf8');
 
@@ -25,6 +26,10 @@ describe('engine wire', () => {
     const program = text.slice(text.indexOf("new Command('ocirun')"), text.indexOf('.showSuggestionAfterError'));
     const valued = [...program.matchAll(/'(--[a-z-]+) <[a-z]+>'/g)].map((m) => m[1]).sort();
     expect(valued).toEqual(native);
+  });
+
+  it('the front end\'s state root of root is the CLI\'s', () => {
+    expect(/kRootStateRoot = "([^"]+)"/.exec(source('native/frontend/paths.h'))![1]).toBe(ROOT_STATE_ROOT);
   });
 });
 
