@@ -3,6 +3,10 @@
 
 namespace ocirun {
 
+void SetExports(Napi::Env env, Napi::Object exports, std::initializer_list<Export> entries) {
+  for (const Export& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonState);
   RegisterErrors(env, exports);

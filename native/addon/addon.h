@@ -3,7 +3,17 @@
 #pragma once
 #include <napi.h>
 
+#include <initializer_list>
+
 namespace ocirun {
+
+// One entry point of the addon: its name in JS and its function.
+struct Export {
+  const char* name;
+  Napi::Value (*fn)(const Napi::CallbackInfo&);
+};
+// exports[name] = fn for each, the function named as in JS (stack traces).
+void SetExports(Napi::Env env, Napi::Object exports, std::initializer_list<Export> entries);
 
 class ExitWatcher;
 void DestroyExitWatcher(ExitWatcher* watcher);

@@ -14,6 +14,7 @@
 #include "addon/errors.h"
 #include "engine/wire.h"
 #include "spawn/fd.h"
+#include "spawn/records.h"
 
 namespace ocirun {
 namespace {
@@ -81,11 +82,11 @@ void OnPoll(uv_poll_t* handle, int status, int events) {
 Napi::Value WatchReadable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0, "fd");
-  if (!info[1].IsFunction()) ThrowTypeError(env, "The \"callback\" argument must be a function");
+  Napi::Function callback = ArgFunction(info, 1, "callback");
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) ThrowErrno(env, EINVAL, "uv_poll_init");
   auto* w = new Watch(env);
-  w->callback = Napi::Persistent(info[1].As<Napi::Function>());
+  w->callback = Napi::Persistent(callback);
   w->poll.data = w;
   int r = uv_poll_init(loop, &w->poll, fd);
   if (r == 0) r = uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, OnPoll);
@@ -105,24 +106,24 @@ Napi::Value WatchReadable(const Napi::CallbackInfo& info) {
 
 Napi::Value NewFrameReader(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
-  return Napi::External<engine::FrameReader>::New(info.Env(), new engine::FrameReader(fd),
-                                                  [](Napi::Env, engine::FrameReader* r) { delete r; });
+  return Napi::External<RecordReader>::New(info.Env(), new RecordReader(fd, engine::kMaxFrameBytes),
+                                                  [](Napi::Env, RecordReader* r) { delete r; });
 }
 
 // { frames: [{ type, payload, fds }], end: 'eof' | 'again', error? }
 Napi::Value ReadFrames(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsExternal()) ThrowTypeError(env, "The \"reader\" argument must come from frameReader()");
-  auto* reader = info[0].As<Napi::External<engine::FrameReader>>().Data();
+  auto* reader = info[0].As<Napi::External<RecordReader>>().Data();
   Napi::Array frames = Napi::Array::New(env);
   Napi::Object out = Napi::Object::New(env);
   for (uint32_t i = 0;; i++) {
-    engine::Frame f;
+    Record f;
     int err = 0;
     auto r = reader->Next(&f, &err);
-    if (r == engine::FrameReader::kFrame) {
+    if (r == RecordReader::kRecord) {
       Napi::Object o = Napi::Object::New(env);
-      o.Set("type", Napi::Number::New(env, f.type));
+      o.Set("type", Napi::Number::New(env, f.tag));
       o.Set("payload", Napi::Buffer<char>::Copy(env, f.payload.data(), f.payload.size()));
       Napi::Array fds = Napi::Array::New(env, f.fds.size());
       for (uint32_t k = 0; k < f.fds.size(); k++) fds.Set(k, Napi::Number::New(env, f.fds[k].release()));
@@ -130,8 +131,8 @@ Napi::Value ReadFrames(const Napi::CallbackInfo& info) {
       frames.Set(i, o);
       continue;
     }
-    out.Set("end", r == engine::FrameReader::kAgain ? "again" : r == engine::FrameReader::kEof ? "eof" : "error");
-    if (r == engine::FrameReader::kFailed) out.Set("error", std::string(strerror(err)));
+    out.Set("end", r == RecordReader::kAgain ? "again" : r == RecordReader::kEof ? "eof" : "error");
+    if (r == RecordReader::kFailed) out.Set("error", std::string(strerror(err)));
     break;
   }
   out.Set("frames", frames);
@@ -142,14 +143,13 @@ Napi::Value SendFrame(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0, "fd");
   int type = ArgInt32(info, 1, "type", 0, 65535);
-  if (!info[2].IsBuffer()) ThrowTypeError(env, "The \"payload\" argument must be a Buffer");
-  auto payload = info[2].As<Napi::Buffer<char>>();
+  Napi::Buffer<char> payload = ArgBuffer(info, 2, "payload");
   std::vector<int> fds;
   if (info.Length() > 3 && info[3].IsArray()) {
     Napi::Array arr = info[3].As<Napi::Array>();
     for (uint32_t i = 0; i < arr.Length(); i++) fds.push_back(arr.Get(i).As<Napi::Number>().Int32Value());
   }
-  int e = engine::SendFrame(fd, uint16_t(type), payload.Data(), payload.Length(), fds.data(), fds.size());
+  int e = SendRecord(fd, uint16_t(type), payload.Data(), payload.Length(), fds.data(), fds.size());
   if (e != 0) ThrowErrno(env, e, "sendmsg");
   return env.Undefined();
 }
@@ -169,13 +169,9 @@ Napi::Value SystemErrorFrom(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterEngine(Napi::Env env, Napi::Object exports) {
-  exports.Set("listenUnix", Napi::Function::New(env, ListenUnix, "listenUnix"));
-  exports.Set("acceptUnix", Napi::Function::New(env, AcceptUnix, "acceptUnix"));
-  exports.Set("watchReadable", Napi::Function::New(env, WatchReadable, "watchReadable"));
-  exports.Set("frameReader", Napi::Function::New(env, NewFrameReader, "frameReader"));
-  exports.Set("readFrames", Napi::Function::New(env, ReadFrames, "readFrames"));
-  exports.Set("sendFrame", Napi::Function::New(env, SendFrame, "sendFrame"));
-  exports.Set("systemError", Napi::Function::New(env, SystemErrorFrom, "systemError"));
+  SetExports(env, exports, {{"listenUnix", ListenUnix}, {"acceptUnix", AcceptUnix}, {"watchReadable", WatchReadable},
+                            {"frameReader", NewFrameReader}, {"readFrames", ReadFrames}, {"sendFrame", SendFrame},
+                            {"systemError", SystemErrorFrom}});
 }
 
 }  // namespace ocirun

@@ -149,4 +149,16 @@ bool ArgBool(const Napi::CallbackInfo& info, size_t index, const char* name) {
   return v.As<Napi::Boolean>().Value();
 }
 
+Napi::Function ArgFunction(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  Napi::Value v = info[index];
+  if (!v.IsFunction()) ThrowTypeError(info.Env(), std::string("The \"") + name + "\" argument must be of type function");
+  return v.As<Napi::Function>();
+}
+
+Napi::Buffer<char> ArgBuffer(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  Napi::Value v = info[index];
+  if (!v.IsBuffer()) ThrowTypeError(info.Env(), std::string("The \"") + name + "\" argument must be a Buffer");
+  return v.As<Napi::Buffer<char>>();
+}
+
 }  // namespace ocirun

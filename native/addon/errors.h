@@ -27,6 +27,8 @@ int32_t ArgInt32(const Napi::CallbackInfo& info, size_t index, const char* name,
 int ArgFd(const Napi::CallbackInfo& info, size_t index, const char* name);
 std::string ArgString(const Napi::CallbackInfo& info, size_t index, const char* name);
 bool ArgBool(const Napi::CallbackInfo& info, size_t index, const char* name);
+Napi::Function ArgFunction(const Napi::CallbackInfo& info, size_t index, const char* name);
+Napi::Buffer<char> ArgBuffer(const Napi::CallbackInfo& info, size_t index, const char* name);
 
 // For promise-returning entry points: runs parse(), and an argument error it
 // throws rejects `deferred` instead, like any promise-returning Node API.

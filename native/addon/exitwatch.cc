@@ -235,10 +235,10 @@ namespace {
 Napi::Value WatchExit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int pidfd = ArgFd(info, 0, "pidfd");
-  if (!info[1].IsFunction()) ThrowTypeError(env, "The \"callback\" argument must be of type function");
+  Napi::Function callback = ArgFunction(info, 1, "callback");
   AddonState* state = env.GetInstanceData<AddonState>();
   if (state->watcher == nullptr) state->watcher = new ExitWatcher(env);
-  uint64_t id = state->watcher->Watch(env, pidfd, info[1].As<Napi::Function>());
+  uint64_t id = state->watcher->Watch(env, pidfd, callback);
   return Napi::Number::New(env, double(id));
 }
 
@@ -254,8 +254,7 @@ Napi::Value UnwatchExit(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterExitWatch(Napi::Env env, Napi::Object exports) {
-  exports.Set("watchExit", Napi::Function::New(env, WatchExit, "watchExit"));
-  exports.Set("unwatchExit", Napi::Function::New(env, UnwatchExit, "unwatchExit"));
+  SetExports(env, exports, {{"watchExit", WatchExit}, {"unwatchExit", UnwatchExit}});
 }
 
 }  // namespace ocirun

@@ -48,10 +48,7 @@ Napi::Value DetachMount(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterFsOps(Napi::Env env, Napi::Object exports) {
-  exports.Set("mkfifo", Napi::Function::New(env, Mkfifo, "mkfifo"));
-  exports.Set("detachMount", Napi::Function::New(env, DetachMount, "detachMount"));
-  exports.Set("tryLock", Napi::Function::New(env, TryLock, "tryLock"));
-  exports.Set("unlock", Napi::Function::New(env, Unlock, "unlock"));
+  SetExports(env, exports, {{"mkfifo", Mkfifo}, {"detachMount", DetachMount}, {"tryLock", TryLock}, {"unlock", Unlock}});
 }
 
 }  // namespace ocirun

@@ -44,8 +44,7 @@ Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterPidfd(Napi::Env env, Napi::Object exports) {
-  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
-  exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
+  SetExports(env, exports, {{"pidfdOpen", PidfdOpen}, {"pidfdSendSignal", PidfdSendSignal}});
 }
 
 }  // namespace ocirun

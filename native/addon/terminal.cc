@@ -238,7 +238,7 @@ Napi::Value ProxyTerminal(const Napi::CallbackInfo& info) {
   int master = ArgFd(info, 0, "master");
   int input = info[1].IsNumber() && info[1].As<Napi::Number>().Int32Value() >= 0 ? ArgFd(info, 1, "input") : -1;
   int output = ArgFd(info, 2, "output");
-  if (!info[3].IsFunction()) ThrowTypeError(env, "The \"done\" argument must be of type function");
+  Napi::Function done = ArgFunction(info, 3, "done");
   auto proxy = std::make_shared<Proxy>();
   proxy->master = master;
   proxy->input = input;
@@ -248,7 +248,7 @@ Napi::Value ProxyTerminal(const Napi::CallbackInfo& info) {
   // Ours alone, so non-blocking is safe: a full pty must not stall the thread.
   int flags = fcntl(master, F_GETFL);
   if (flags < 0 || fcntl(master, F_SETFL, flags | O_NONBLOCK) < 0) ThrowErrno(env, errno, "fcntl");
-  proxy->done = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "ocirun.proxyTerminal", 0, 1);
+  proxy->done = Napi::ThreadSafeFunction::New(env, done, "ocirun.proxyTerminal", 0, 1);
   std::thread([proxy] {
     proxy->Run();
     proxy->done.BlockingCall();
@@ -266,15 +266,9 @@ Napi::Value ProxyTerminal(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterTerminal(Napi::Env env, Napi::Object exports) {
-  exports.Set("connectUnix", Napi::Function::New(env, ConnectUnix, "connectUnix"));
-  exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
-  exports.Set("sendFd", Napi::Function::New(env, SendFd, "sendFd"));
-  exports.Set("recvFd", Napi::Function::New(env, RecvFd, "recvFd"));
-  exports.Set("getWinsize", Napi::Function::New(env, GetWinsize, "getWinsize"));
-  exports.Set("setWinsize", Napi::Function::New(env, SetWinsize, "setWinsize"));
-  exports.Set("makeRaw", Napi::Function::New(env, MakeRaw, "makeRaw"));
-  exports.Set("restoreTermios", Napi::Function::New(env, RestoreTermios, "restoreTermios"));
-  exports.Set("proxyTerminal", Napi::Function::New(env, ProxyTerminal, "proxyTerminal"));
+  SetExports(env, exports, {{"connectUnix", ConnectUnix}, {"socketPair", SocketPair}, {"sendFd", SendFd}, {"recvFd", RecvFd},
+                            {"getWinsize", GetWinsize}, {"setWinsize", SetWinsize}, {"makeRaw", MakeRaw},
+                            {"restoreTermios", RestoreTermios}, {"proxyTerminal", ProxyTerminal}});
 }
 
 }  // namespace ocirun

@@ -7,8 +7,11 @@
 // MSG_READY the init waits on it for the commit byte 'c' (see
 // native/init/main.cc).
 //
-// Helper to runtime: MSG_* records (native/init/msg.cc, native/addon/records.cc):
-//   record := u16 tag | u16 zero | u32 length | payload[length]     (host byte order)
+// Helper to runtime: MSG_* records (native/init/msg.cc, native/spawn/records.cc):
+//   record := u16 tag | u16 nfds | u32 length | payload[length]     (host byte order)
+// nfds descriptors travel as SCM_RIGHTS with the sendmsg() carrying the
+// header's bytes. The engine socket (native/engine/wire.h) carries the same
+// records, and native/spawn/records.h reads and writes both.
 // Nested records (marked "nested") carry a sequence of records as payload.
 // Strings are raw bytes without a terminating NUL. Integers are little-endian
 // fixed width: u32 = 4 bytes, u64 = 8 bytes.
@@ -19,7 +22,7 @@ namespace ocirun::proto {
 
 struct RecordHeader {
   uint16_t tag;
-  uint16_t zero;
+  uint16_t nfds;
   uint32_t length;
 };
 static_assert(sizeof(RecordHeader) == 8, "record header is 8 bytes");
@@ -32,8 +35,8 @@ enum PlanTag : uint16_t {
 };
 
 enum MessageTag : uint16_t {
-  // u32 pid of the container init in the runtime's pid namespace. A pidfd for it
-  // travels in the same sendmsg() as SCM_RIGHTS when the kernel provides one.
+  // u32 pid of the container init in the runtime's pid namespace; nfds 1 with
+  // a pidfd for it when the kernel provides one.
   MSG_PID = 100,
   // nested: a failure. The helper exits after sending it.
   MSG_ERROR = 101,

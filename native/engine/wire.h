@@ -2,32 +2,20 @@
 // resident daemon (src/daemon; src/daemon/wire.ts mirrors the numbers below
 // and a unit test compares them with this file).
 //
-// One AF_UNIX SOCK_STREAM connection per call. Both directions carry frames:
-//   frame := u32 length | u16 type | u16 nfds | payload[length]   (host byte order)
-// The frame's nfds descriptors travel as SCM_RIGHTS with the sendmsg that
-// carries its header. Payloads are JSON unless noted.
+// One AF_UNIX SOCK_STREAM connection per call. Both directions carry frames,
+// which are the helper socket's records (common/protocol.h: u16 type | u16
+// nfds | u32 length | payload, the descriptors as SCM_RIGHTS with the
+// header), read and written by spawn/records.h's RecordReader and
+// SendRecord. Payloads are JSON unless noted.
 #pragma once
 #include <stdint.h>
 
-#include <deque>
 #include <string>
-#include <vector>
-
-#include "spawn/fd.h"
 
 namespace ocirun::engine {
 
-struct FrameHeader {
-  uint32_t length;
-  uint16_t type;
-  uint16_t nfds;
-};
-static_assert(sizeof(FrameHeader) == 8, "frame header is 8 bytes");
-
 // The largest frame either side accepts (a plan is at most 64 MiB, plus JSON).
 constexpr uint32_t kMaxFrameBytes = 80u << 20;
-// SCM_MAX_FD: the kernel's limit per sendmsg.
-constexpr uint16_t kMaxFrameFds = 253;
 
 // Front end -> daemon.
 enum : uint16_t {
@@ -59,31 +47,6 @@ enum : uint16_t {
   // {reason}: this daemon will not run the call (and did nothing for it): run
   // it in a fresh Node process.
   D_FALLBACK = 15,
-};
-
-struct Frame {
-  uint16_t type = 0;
-  std::string payload;
-  std::vector<UniqueFd> fds;
-};
-
-// Sends one frame; blocks (poll) while the socket is full. 0 or an errno.
-int SendFrame(int sock, uint16_t type, const void* payload, size_t len, const int* fds, size_t nfds);
-
-class FrameReader {
- public:
-  explicit FrameReader(int sock) : sock_(sock) {}
-  enum Result { kFrame, kAgain, kEof, kFailed };
-  // Reads what is there (the socket may be non-blocking) and returns the next
-  // whole frame. kFailed: errno-style error in *err or a malformed frame.
-  Result Next(Frame* out, int* err);
-
- private:
-  bool TakeFrame(Frame* out, int* err);
-  int sock_;
-  std::string buf_;
-  std::deque<UniqueFd> fds_;
-  bool eof_ = false;
 };
 
 // JSON string literal for s (quotes included); bytes that are not valid UTF-8

@@ -19,6 +19,7 @@
 
 #include "build-config.h"  // OCIRUN_BUILD_ID
 #include "engine/wire.h"
+#include "spawn/records.h"
 #include "spawn/spawn.h"
 
 extern char** environ;
@@ -101,7 +102,7 @@ class RemoteHooks : public HookNotifier {
   explicit RemoteHooks(int sock) : sock_(sock) {}
   bool Notify(pid_t pid, int helper_sock, SysError* err) override {
     std::string j = "{\"pid\":" + std::to_string(pid) + "}";
-    int e = engine::SendFrame(sock_, engine::F_HOOKS, j.data(), j.size(), &helper_sock, 1);
+    int e = SendRecord(sock_, engine::F_HOOKS, j.data(), j.size(), &helper_sock, 1);
     if (e != 0) *err = SysError::Errno(e, "sendmsg", {}, "handing the hook point to the daemon");
     return e == 0;
   }
@@ -116,14 +117,14 @@ std::string ErrorJson(const SysError& e) {
 }
 
 // D_SPAWN: the helper becomes our child, so the init (CLONE_PARENT) is too.
-int Spawn(int sock, const Install& install, engine::Frame& f) {
+int Spawn(int sock, const Install& install, Record& f) {
   SpawnRequest req;
   req.helper = install.helper();
   uint32_t jlen = 0;
   if (f.payload.size() >= 4) memcpy(&jlen, f.payload.data(), 4);
   if (f.payload.size() < 4 || jlen > f.payload.size() - 4 || f.fds.size() < 3) {
     std::string j = ErrorJson(SysError::Plain("engine protocol error: malformed spawn request"));
-    return engine::SendFrame(sock, engine::F_SPAWNED, j.data(), j.size(), nullptr, 0);
+    return SendRecord(sock, engine::F_SPAWNED, j.data(), j.size(), nullptr, 0);
   }
   std::string json = f.payload.substr(4, jlen);
   req.timing = json.find("\"timing\":true") != std::string::npos;
@@ -135,7 +136,7 @@ int Spawn(int sock, const Install& install, engine::Frame& f) {
   SysError err;
   if (!RunSpawn(req, &out, &err)) {
     std::string j = ErrorJson(err);
-    return engine::SendFrame(sock, engine::F_SPAWNED, j.data(), j.size(), nullptr, 0);
+    return SendRecord(sock, engine::F_SPAWNED, j.data(), j.size(), nullptr, 0);
   }
   f.fds.clear();  // ours to close now: the container has its copies
   std::string j = "{\"ok\":true,\"pid\":" + std::to_string(out.pid) + ",\"pidfd\":" + (out.pidfd.valid() ? "true" : "false") +
@@ -152,7 +153,7 @@ int Spawn(int sock, const Install& install, engine::Frame& f) {
   fds[n++] = out.control.get();
   // Our copies close when `out` goes: the daemon alone holds the control
   // socket, so its death is the init's EOF.
-  return engine::SendFrame(sock, engine::F_SPAWNED, j.data(), j.size(), fds, n);
+  return SendRecord(sock, engine::F_SPAWNED, j.data(), j.size(), fds, n);
 }
 
 std::string StatusJson(pid_t pid, int status) {
@@ -175,12 +176,12 @@ CallEnd RunCall(int sock, const Install& install, const std::vector<std::string>
 
   std::vector<int> fds = OpenFds(sock);
   fds.erase(std::remove(fds.begin(), fds.end(), sfd), fds.end());
-  if (fds.size() > engine::kMaxFrameFds) {
+  if (fds.size() > kMaxRecordFds) {
     *why = "too many open descriptors to hand to the daemon";
     return CallEnd::kFallback;
   }
   std::string req = RequestJson(args, fds);
-  int e = engine::SendFrame(sock, engine::F_REQUEST, req.data(), req.size(), fds.data(), fds.size());
+  int e = SendRecord(sock, engine::F_REQUEST, req.data(), req.size(), fds.data(), fds.size());
   if (e != 0) {
     *why = std::string("sending the request: ") + strerror(e);
     return CallEnd::kRetry;
@@ -189,7 +190,7 @@ CallEnd RunCall(int sock, const Install& install, const std::vector<std::string>
   // Non-blocking: the reader drains what has come and returns to poll, which
   // also watches the signalfd.
   fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
-  engine::FrameReader reader(sock);
+  RecordReader reader(sock, engine::kMaxFrameBytes);
   bool acked = false;
   std::set<pid_t> waited;
   for (;;) {
@@ -204,14 +205,14 @@ CallEnd RunCall(int sock, const Install& install, const std::vector<std::string>
       while (read(sfd, &si, sizeof si) == ssize_t(sizeof si)) {
         if (si.ssi_signo == SIGCHLD) continue;
         std::string j = "{\"signo\":" + std::to_string(si.ssi_signo) + "}";
-        engine::SendFrame(sock, engine::F_SIGNAL, j.data(), j.size(), nullptr, 0);
+        SendRecord(sock, engine::F_SIGNAL, j.data(), j.size(), nullptr, 0);
       }
       for (auto it = waited.begin(); it != waited.end();) {
         int status;
         pid_t r = waitpid(*it, &status, WNOHANG | __WALL);
         if (r == *it) {
           std::string j = StatusJson(r, status);
-          engine::SendFrame(sock, engine::F_EXITED, j.data(), j.size(), nullptr, 0);
+          SendRecord(sock, engine::F_EXITED, j.data(), j.size(), nullptr, 0);
           it = waited.erase(it);
         } else {
           ++it;
@@ -220,17 +221,17 @@ CallEnd RunCall(int sock, const Install& install, const std::vector<std::string>
     }
     if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     for (;;) {
-      engine::Frame f;
+      Record f;
       int err = 0;
-      engine::FrameReader::Result r = reader.Next(&f, &err);
-      if (r == engine::FrameReader::kAgain) break;
-      if (r != engine::FrameReader::kFrame) {
-        *why = r == engine::FrameReader::kEof ? "the ocirun daemon went away during the call"
+      RecordReader::Result r = reader.Next(&f, &err);
+      if (r == RecordReader::kAgain) break;
+      if (r != RecordReader::kRecord) {
+        *why = r == RecordReader::kEof ? "the ocirun daemon went away during the call"
                                               : std::string("reading from the ocirun daemon: ") + strerror(err);
         *code = 1;
         return acked ? CallEnd::kExit : CallEnd::kRetry;
       }
-      switch (f.type) {
+      switch (f.tag) {
         case engine::D_ACK:
           acked = true;
           break;
@@ -243,12 +244,12 @@ CallEnd RunCall(int sock, const Install& install, const std::vector<std::string>
           pid_t r2 = pid > 0 ? waitpid(pid, &status, WNOHANG | __WALL) : -1;
           if (r2 == pid) {
             std::string j = StatusJson(pid, status);
-            engine::SendFrame(sock, engine::F_EXITED, j.data(), j.size(), nullptr, 0);
+            SendRecord(sock, engine::F_EXITED, j.data(), j.size(), nullptr, 0);
           } else if (r2 == 0) {
             waited.insert(pid);
           } else {
             std::string j = "{\"pid\":" + std::to_string(pid) + ",\"exitCode\":null,\"signal\":null,\"unknown\":true}";
-            engine::SendFrame(sock, engine::F_EXITED, j.data(), j.size(), nullptr, 0);
+            SendRecord(sock, engine::F_EXITED, j.data(), j.size(), nullptr, 0);
           }
           break;
         }

@@ -21,8 +21,8 @@ namespace {
 
 Failure g_failure;
 
-void put_record(std::string* out, uint16_t tag, const void* data, uint32_t len) {
-  proto::RecordHeader h{tag, 0, len};
+void put_record(std::string* out, uint16_t tag, const void* data, uint32_t len, uint16_t nfds = 0) {
+  proto::RecordHeader h{tag, nfds, len};
   out->append(reinterpret_cast<const char*>(&h), sizeof h);
   if (len) out->append(static_cast<const char*>(data), len);
 }
@@ -131,7 +131,7 @@ ssize_t send_with_fd(int sock, const void* data, size_t len, int fd) {
 bool send_pid(pid_t pid, int pidfd) {
   std::string buf;
   uint32_t p = static_cast<uint32_t>(pid);
-  put_record(&buf, proto::MSG_PID, &p, sizeof p);
+  put_record(&buf, proto::MSG_PID, &p, sizeof p, pidfd >= 0 ? 1 : 0);
   ssize_t n = send_with_fd(g_report_fd, buf.data(), buf.size(), pidfd);
   if (n < 0) return fail(errno, "sendmsg", "", "send pid to runtime");
   // The fd travelled with the first byte; any tail goes as plain data.

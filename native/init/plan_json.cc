@@ -190,7 +190,7 @@ bool read_plan(int fd, std::vector<uint8_t>* out) {
     return fail(errno ? errno : EPROTO, "read", "", "read plan");
   if (h.tag == proto::PLAN_ENVELOPE) {
     // The addon's form: the socket stays open, so the length says where the plan ends.
-    if (h.zero != 0 || h.length > proto::kMaxPlanBytes) return fail(E2BIG, "read", "", "plan too large");
+    if (h.nfds != 0 || h.length > proto::kMaxPlanBytes) return fail(E2BIG, "read", "", "plan too large");
     out->resize(h.length);
     if (!read_full(fd, out->data(), h.length)) return fail(errno ? errno : EPROTO, "read", "", "read plan");
     return true;

@@ -1,5 +1,8 @@
+// Records on the helper and engine sockets (spawn/records.h).
 #include "spawn/records.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,7 +18,6 @@ namespace {
 // Messages are tiny; anything bigger is a confused helper, not a real message.
 constexpr uint32_t kMaxMessageBytes = 1u << 20;
 constexpr size_t kReadChunk = 64 * 1024;
-constexpr size_t kMaxFdsPerRead = 16;
 
 SysError Protocol(const std::string& what) { return SysError::Plain("init helper protocol error: " + what); }
 
@@ -61,113 +63,110 @@ bool ParseError(const uint8_t* p, uint32_t len, SysError* out, SysError* err) {
 
 }  // namespace
 
-int SendPlan(int sock, const uint8_t* plan, size_t len) {
-  // One envelope record instead of shutdown(SHUT_WR): the socket must stay
-  // writable for the commit byte that follows MSG_READY.
-  proto::RecordHeader h{proto::PLAN_ENVELOPE, 0, static_cast<uint32_t>(len)};
-  const struct { const uint8_t* p; size_t n; } parts[] = {{reinterpret_cast<const uint8_t*>(&h), sizeof h}, {plan, len}};
-  for (const auto& part : parts) {
-    for (size_t off = 0; off < part.n;) {
-      // MSG_NOSIGNAL: a helper that died must give us EPIPE, never a SIGPIPE.
-      ssize_t n = send(sock, part.p + off, part.n - off, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return errno;
-      off += size_t(n);
+int SendRecord(int sock, uint16_t tag, const void* payload, size_t len, const int* fds, size_t nfds) {
+  if (len > UINT32_MAX || nfds > kMaxRecordFds) return EMSGSIZE;
+  proto::RecordHeader h{tag, uint16_t(nfds), uint32_t(len)};
+  iovec iov[2] = {{&h, sizeof h}, {const_cast<void*>(payload), len}};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxRecordFds)];
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = len ? 2 : 1;
+  if (nfds) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  }
+  for (size_t sent = 0, total = sizeof h + len; sent < total;) {
+    // MSG_NOSIGNAL: a peer that died must give us EPIPE, never a SIGPIPE.
+    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p{sock, POLLOUT, 0};
+      poll(&p, 1, -1);
+      continue;
+    }
+    if (n < 0) return errno;
+    msg.msg_control = nullptr;  // the descriptors went with the first bytes
+    msg.msg_controllen = 0;
+    sent += size_t(n);
+    for (size_t skip = size_t(n); msg.msg_iovlen > 0;) {
+      if (skip < msg.msg_iov[0].iov_len) {
+        msg.msg_iov[0].iov_base = static_cast<char*>(msg.msg_iov[0].iov_base) + skip;
+        msg.msg_iov[0].iov_len -= skip;
+        break;
+      }
+      skip -= msg.msg_iov[0].iov_len;
+      msg.msg_iov++;
+      msg.msg_iovlen--;
     }
   }
   return 0;
 }
 
-MessageReader::ParseResult MessageReader::Parse(HelperMessage* msg, SysError* err) {
+bool RecordReader::Take(Record* out, int* err) {
   proto::RecordHeader h;
-  size_t avail = buf_.size() - start_;
-  if (avail < sizeof h) return kNeedMore;
+  if (buf_.size() - start_ < sizeof h) return false;
   memcpy(&h, buf_.data() + start_, sizeof h);
-  if (h.zero != 0 || h.length > kMaxMessageBytes) {
-    *err = Protocol("malformed record header (tag " + std::to_string(h.tag) + ")");
-    return kBad;
+  if (h.length > max_bytes_ || h.nfds > kMaxRecordFds) {
+    *err = EPROTO;
+    return false;
   }
-  if (avail - sizeof h < h.length) return kNeedMore;
-  const uint8_t* p = buf_.data() + start_ + sizeof h;
+  if (buf_.size() - start_ - sizeof h < h.length) return false;
+  // They travel with the header's bytes: missing ones were never sent.
+  if (fds_.size() < h.nfds) {
+    *err = EPROTO;
+    return false;
+  }
+  out->tag = h.tag;
+  out->payload.assign(buf_, start_ + sizeof h, h.length);
   start_ += sizeof h + h.length;
-
-  *msg = HelperMessage{};
-  msg->tag = h.tag;
-  switch (h.tag) {
-    case proto::MSG_PID: {
-      if (h.length != 4 || ReadU32(p) == 0 || ReadU32(p) > uint32_t(INT32_MAX)) {
-        *err = Protocol("MSG_PID does not carry a valid pid");
-        return kBad;
-      }
-      msg->pid = pid_t(ReadU32(p));
-      if (!fds_.empty()) {
-        msg->pidfd = std::move(fds_.front());
-        fds_.pop_front();
-        // Killing through a wrong descriptor would be worse than having none.
-        pid_t actual = PidOfPidfd(msg->pidfd.get());
-        if (actual == 0 || (actual > 0 && actual != msg->pid)) {
-          msg->pidfd.reset();
-          *err = Protocol("the descriptor sent with MSG_PID is not a pidfd for pid " + std::to_string(msg->pid));
-          return kBad;
-        }
-      }
-      break;
-    }
-    case proto::MSG_WARNING: msg->text.assign(reinterpret_cast<const char*>(p), h.length); break;
-    case proto::MSG_ERROR:
-      if (!ParseError(p, h.length, &msg->error, err)) return kBad;
-      break;
-    case proto::MSG_READY: break;
-    case proto::MSG_HOOKS:
-      if (h.length != 0) {
-        *err = Protocol("MSG_HOOKS with a payload");
-        return kBad;
-      }
-      break;
-    case proto::MSG_TIMING:
-      if (h.length % 16 != 0) {
-        *err = Protocol("MSG_TIMING is not a list of 16-byte entries");
-        return kBad;
-      }
-      for (uint32_t off = 0; off < h.length; off += 16) {
-        uint64_t ns;
-        memcpy(&ns, p + off + 8, 8);
-        msg->marks.emplace_back(ReadU32(p + off), ns);
-      }
-      break;
-    default: *err = Protocol("unknown message tag " + std::to_string(h.tag)); return kBad;
+  out->fds.clear();
+  for (uint16_t i = 0; i < h.nfds; i++) {
+    out->fds.push_back(std::move(fds_.front()));
+    fds_.pop_front();
   }
-  return kGot;
+  return true;
 }
 
-MessageReader::Result MessageReader::Next(HelperMessage* msg, SysError* err) {
+RecordReader::Result RecordReader::Next(Record* out, int* err) {
+  *err = 0;
   for (;;) {
-    switch (Parse(msg, err)) {
-      case kGot: return kMessage;
-      case kBad: return kFailed;
-      case kNeedMore: break;
-    }
-
+    if (Take(out, err)) return kRecord;
+    if (*err) return kFailed;
     if (start_ > 0) {
-      buf_.erase(buf_.begin(), buf_.begin() + ptrdiff_t(start_));
+      buf_.erase(0, start_);
       start_ = 0;
+    }
+    if (eof_) {
+      if (!buf_.empty()) *err = EPROTO;
+      return buf_.empty() ? kEof : kFailed;
     }
     size_t old = buf_.size();
     buf_.resize(old + kReadChunk);
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRead)];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxRecordFds)];
     iovec iov{buf_.data() + old, kReadChunk};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = control;
-    mh.msg_controllen = sizeof control;
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
     // Every read carries a control buffer: an SCM_RIGHTS message read without
     // one would have its descriptors silently discarded by the kernel.
-    ssize_t n = recvmsg(sock_, &mh, MSG_CMSG_CLOEXEC);
-    int saved = errno;
+    ssize_t n = recvmsg(sock_, &msg, MSG_CMSG_CLOEXEC);
+    int e = errno;
     buf_.resize(old + size_t(n > 0 ? n : 0));
-    if (n < 0 && saved == EINTR) continue;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); n >= 0 && c; c = CMSG_NXTHDR(&mh, c)) {
+    if (n < 0 && e == EINTR) continue;
+    if (n < 0 && (e == EAGAIN || e == EWOULDBLOCK)) return kAgain;
+    if (n < 0 && e == ECONNRESET) n = 0;
+    if (n < 0) {
+      *err = e;
+      return kFailed;
+    }
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
       size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
       for (size_t i = 0; i < count; i++) {
@@ -176,16 +175,86 @@ MessageReader::Result MessageReader::Next(HelperMessage* msg, SysError* err) {
         fds_.emplace_back(fd);
       }
     }
-    if (n >= 0 && (mh.msg_flags & MSG_CTRUNC)) {
-      *err = Protocol("too many descriptors in one message");
+    if (msg.msg_flags & MSG_CTRUNC) {
+      *err = EMSGSIZE;
       return kFailed;
     }
-    if (n == 0 || (n < 0 && saved == ECONNRESET)) return kEof;
-    if (n < 0) {
-      *err = SysError::Errno(saved, "recvmsg", {}, "reading from the init helper");
-      return kFailed;
-    }
+    if (n == 0) eof_ = true;
   }
+}
+
+int SendPlan(int sock, const uint8_t* plan, size_t len) {
+  // One envelope record instead of shutdown(SHUT_WR): the socket must stay
+  // writable for the commit byte that follows MSG_READY.
+  return SendRecord(sock, proto::PLAN_ENVELOPE, plan, len, nullptr, 0);
+}
+
+MessageReader::MessageReader(int sock) : records_(sock, kMaxMessageBytes) {}
+
+MessageReader::Result MessageReader::Next(HelperMessage* msg, SysError* err) {
+  Record rec;
+  int e = 0;
+  switch (records_.Next(&rec, &e)) {
+    case RecordReader::kRecord: break;
+    case RecordReader::kEof: return kEof;
+    case RecordReader::kAgain: e = EAGAIN; [[fallthrough]];
+    case RecordReader::kFailed:
+      *err = e == EPROTO ? Protocol("malformed record") : e == EMSGSIZE ? Protocol("too many descriptors in one message")
+                         : SysError::Errno(e, "recvmsg", {}, "reading from the init helper");
+      return kFailed;
+  }
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(rec.payload.data());
+  uint32_t len = uint32_t(rec.payload.size());
+  *msg = HelperMessage{};
+  msg->tag = rec.tag;
+  if (rec.tag != proto::MSG_PID && !rec.fds.empty()) {
+    *err = Protocol("descriptors with message tag " + std::to_string(rec.tag));
+    return kFailed;
+  }
+  switch (rec.tag) {
+    case proto::MSG_PID: {
+      if (len != 4 || ReadU32(p) == 0 || ReadU32(p) > uint32_t(INT32_MAX) || rec.fds.size() > 1) {
+        *err = Protocol("MSG_PID does not carry a valid pid");
+        return kFailed;
+      }
+      msg->pid = pid_t(ReadU32(p));
+      if (!rec.fds.empty()) {
+        msg->pidfd = std::move(rec.fds[0]);
+        // Killing through a wrong descriptor would be worse than having none.
+        pid_t actual = PidOfPidfd(msg->pidfd.get());
+        if (actual == 0 || (actual > 0 && actual != msg->pid)) {
+          msg->pidfd.reset();
+          *err = Protocol("the descriptor sent with MSG_PID is not a pidfd for pid " + std::to_string(msg->pid));
+          return kFailed;
+        }
+      }
+      break;
+    }
+    case proto::MSG_WARNING: msg->text = std::move(rec.payload); break;
+    case proto::MSG_ERROR:
+      if (!ParseError(p, len, &msg->error, err)) return kFailed;
+      break;
+    case proto::MSG_READY: break;
+    case proto::MSG_HOOKS:
+      if (len != 0) {
+        *err = Protocol("MSG_HOOKS with a payload");
+        return kFailed;
+      }
+      break;
+    case proto::MSG_TIMING:
+      if (len % 16 != 0) {
+        *err = Protocol("MSG_TIMING is not a list of 16-byte entries");
+        return kFailed;
+      }
+      for (uint32_t off = 0; off < len; off += 16) {
+        uint64_t ns;
+        memcpy(&ns, p + off + 8, 8);
+        msg->marks.emplace_back(ReadU32(p + off), ns);
+      }
+      break;
+    default: *err = Protocol("unknown message tag " + std::to_string(rec.tag)); return kFailed;
+  }
+  return kMessage;
 }
 
 }  // namespace ocirun

@@ -1,4 +1,8 @@
-// The runtime's side of the helper socket: send the plan, read MSG_* records.
+// Records with descriptors on a stream socket (common/protocol.h's
+// RecordHeader: the header says how many descriptors came with it), one
+// reader and one writer for both sockets that carry them: the helper's
+// (MessageReader below: the plan out, MSG_* records in) and the engine
+// socket between the front end and the daemon (engine/wire.h).
 #pragma once
 #include <stdint.h>
 #include <sys/types.h>
@@ -12,6 +16,39 @@
 #include "spawn/fd.h"
 
 namespace ocirun {
+
+// SCM_MAX_FD: the kernel's limit per sendmsg, so per record.
+constexpr uint16_t kMaxRecordFds = 253;
+
+struct Record {
+  uint16_t tag = 0;
+  std::string payload;
+  std::vector<UniqueFd> fds;  // this process's now (CLOEXEC)
+};
+
+// Sends one record, its descriptors (SCM_RIGHTS) with its first bytes; polls
+// while a non-blocking socket is full. 0 or an errno (EMSGSIZE: too big).
+int SendRecord(int sock, uint16_t tag, const void* payload, size_t len, const int* fds, size_t nfds);
+
+class RecordReader {
+ public:
+  RecordReader(int sock, uint32_t max_bytes) : sock_(sock), max_bytes_(max_bytes) {}
+  enum Result { kRecord, kAgain, kEof, kFailed };
+  // Reads what is there (the socket may be non-blocking: kAgain) and returns
+  // the next whole record. kFailed: an errno in *err, EPROTO for a malformed
+  // record or one whose descriptors never came. ECONNRESET counts as EOF: the
+  // kernel reports it when the peer exits with our bytes unread.
+  Result Next(Record* out, int* err);
+
+ private:
+  bool Take(Record* out, int* err);
+  int sock_;
+  uint32_t max_bytes_;
+  std::string buf_;
+  size_t start_ = 0;
+  std::deque<UniqueFd> fds_;  // arrived with headers not yet parsed
+  bool eof_ = false;
+};
 
 // Writes `plan` inside one PLAN_ENVELOPE record; the socket stays open both
 // ways (the commit byte follows MSG_READY).
@@ -28,21 +65,16 @@ struct HelperMessage {
   std::vector<std::pair<uint32_t, uint64_t>> marks;  // MSG_TIMING: phase, CLOCK_MONOTONIC ns
 };
 
+// The helper's MSG_* records, decoded, from its (blocking) socket.
 class MessageReader {
  public:
-  explicit MessageReader(int sock) : sock_(sock) {}
+  explicit MessageReader(int sock);
   enum Result { kMessage, kEof, kFailed };
-  // kFailed sets *err (read error or protocol violation). ECONNRESET counts as
-  // EOF: the kernel reports it when the helper exits with plan bytes unread.
+  // kFailed sets *err (read error or protocol violation).
   Result Next(HelperMessage* msg, SysError* err);
 
  private:
-  enum ParseResult { kNeedMore, kGot, kBad };
-  ParseResult Parse(HelperMessage* msg, SysError* err);
-  int sock_;
-  std::vector<uint8_t> buf_;
-  size_t start_ = 0;
-  std::deque<UniqueFd> fds_;  // SCM_RIGHTS descriptors not yet claimed by a MSG_PID
+  RecordReader records_;
 };
 
 }  // namespace ocirun
