@@ -26,6 +26,7 @@
         "native/addon/hookgate.cc",
         "native/addon/bpf.cc",
         "native/addon/engine.cc",
+        "native/engine/peer.cc",
         "native/engine/wire.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],

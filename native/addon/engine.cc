@@ -12,6 +12,7 @@
 
 #include "addon/addon.h"
 #include "addon/errors.h"
+#include "engine/peer.h"
 #include "engine/wire.h"
 #include "spawn/fd.h"
 #include "spawn/records.h"
@@ -39,10 +40,16 @@ Napi::Value ListenUnix(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd.release());
 }
 
-// One pending connection with its peer's credentials, or null when none waits.
+// One pending connection with its peer's credentials and the namespaces
+// named in the second argument (engine/peer.h), or null when none waits.
 Napi::Value AcceptUnix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int lfd = ArgFd(info, 0, "fd");
+  std::vector<std::string> names;
+  if (info.Length() > 1 && info[1].IsArray()) {
+    Napi::Array arr = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) names.push_back(arr.Get(i).ToString().Utf8Value());
+  }
   int fd;
   do fd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
   while (fd < 0 && errno == EINTR);
@@ -56,6 +63,14 @@ Napi::Value AcceptUnix(const Napi::CallbackInfo& info) {
   out.Set("pid", Napi::Number::New(env, cred.pid));
   out.Set("uid", Napi::Number::New(env, cred.uid));
   out.Set("gid", Napi::Number::New(env, cred.gid));
+  if (!names.empty()) {
+    engine::PeerNamespaces ns = engine::ReadPeerNamespaces(fd, cred.pid, names);
+    Napi::Array ids = Napi::Array::New(env, ns.ids.size());
+    for (uint32_t i = 0; i < ns.ids.size(); i++) ids.Set(i, ns.ids[i]);
+    out.Set("ns", ids);
+    out.Set("nsVia", ns.how);
+    if (!ns.why.empty()) out.Set("nsError", ns.why);
+  }
   out.Set("fd", Napi::Number::New(env, conn.release()));
   return out;
 }

@@ -15,24 +15,28 @@ export const SHARED_NAMESPACES = ['mnt', 'user', 'pid', 'net', 'cgroup', 'ipc', 
 /** How long a connected front end may take to send its request. */
 const REQUEST_TIMEOUT_MS = 5000;
 
-function namespaceIds(pid: number | 'self'): string[] {
+function ownNamespaceIds(): string[] {
   return SHARED_NAMESPACES.map((ns) => {
-    const st = statSync(`/proc/${pid}/ns/${ns}`);
+    const st = statSync(`/proc/self/ns/${ns}`);
     return `${ns}:${st.dev}:${st.ino}`;
   });
 }
 
+/**
+ * A connection's peer: SO_PEERCRED's pid and uid, and the namespaces the addon
+ * read through the peer's pidfd (native/engine/peer.cc), never by a pid alone
+ * where the kernel can pin the process.
+ */
+export interface Peer { pid: number; uid: number; ns?: string[]; nsError?: string }
+
 /** Why this peer may not be served, or undefined when it may. */
-export function refusePeer(peer: { pid: number; uid: number }, own = { uid: process.geteuid!(), ns: namespaceIds('self') }): string | undefined {
+export function refusePeer(peer: Peer, own = { uid: process.geteuid!(), ns: ownNamespaceIds() }): string | undefined {
   if (peer.uid !== own.uid) return `uid ${peer.uid} may not use the daemon of uid ${own.uid}`;
   // 0: the peer is in a pid namespace that cannot see us, so not in ours.
   if (peer.pid <= 0) return 'the caller is in another pid namespace';
-  let theirs: string[];
-  try {
-    theirs = namespaceIds(peer.pid);
-  } catch (err) {
-    return `cannot read the caller's namespaces: ${(err as Error).message}`;
-  }
+  if (peer.nsError) return peer.nsError;
+  const theirs = peer.ns ?? [];
+  if (theirs.length !== SHARED_NAMESPACES.length) return 'the caller\'s namespaces are unknown';
   const differ = SHARED_NAMESPACES.filter((_, i) => theirs[i] !== own.ns[i]);
   return differ.length ? `the caller is in other namespaces (${differ.join(', ')})` : undefined;
 }
@@ -45,7 +49,7 @@ export interface ServerOptions {
 }
 
 export class Server {
-  private readonly own = { uid: process.geteuid!(), ns: namespaceIds('self') };
+  private readonly own = { uid: process.geteuid!(), ns: ownNamespaceIds() };
   private watch?: { close(): void };
   private active = 0;
 
@@ -67,7 +71,7 @@ export class Server {
 
   private acceptAll(): void {
     for (;;) {
-      const peer = native().acceptUnix(this.listenFd);
+      const peer = native().acceptUnix(this.listenFd, SHARED_NAMESPACES);
       if (!peer) return;
       this.setActive(+1);
       void this.serve(peer).finally(() => this.setActive(-1));
@@ -79,7 +83,7 @@ export class Server {
     this.opts.onActivity(this.active);
   }
 
-  private async serve(peer: { fd: number; pid: number; uid: number }): Promise<void> {
+  private async serve(peer: Peer & { fd: number }): Promise<void> {
     const conn = new Connection(peer.fd);
     let received: number[] = [];
     try {

@@ -124,7 +124,14 @@ export interface NativeBinding {
   /** A listening AF_UNIX stream socket (non-blocking, CLOEXEC), made 0600. */
   listenUnix(path: string): number;
   /** One pending connection (non-blocking, CLOEXEC) and its peer's SO_PEERCRED; null when none waits. */
-  acceptUnix(fd: number): { fd: number; pid: number; uid: number; gid: number } | null;
+  /**
+   * A pending connection, or null. With `namespaces` (/proc/<pid>/ns names), the
+   * peer's as "name:dev:ino", read through its SO_PEERPIDFD (`nsVia` says how;
+   * `nsError` why they could not be read, ns then empty).
+   */
+  acceptUnix(fd: number, namespaces?: readonly string[]): {
+    fd: number; pid: number; uid: number; gid: number; ns?: string[]; nsVia?: 'pidfd' | 'proc+pidfd' | 'proc'; nsError?: string;
+  } | null;
   /** Calls back on the event loop whenever fd is readable or hung up, until close(). */
   watchReadable(fd: number, callback: () => void): { close(): void };
   /** Frame parsing state for one connection (native/engine/wire.h). */

@@ -1,12 +1,14 @@
 // Who the daemon serves: only callers of its own build, uid and namespaces.
 // Each refusal must still leave the call working, in a Node process of its own.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Harness, isRoot, OCIRUN, waitFor } from './harness.js';
 import { daemonPids, ENGINE_DIR, stopDaemons } from '../support/engine.js';
+import { native } from '../../src/native/binding.js';
+import { refusePeer, SHARED_NAMESPACES } from '../../src/daemon/server.js';
 
 const DAEMON = fileURLToPath(new URL('../../dist/daemon/main.js', import.meta.url));
 const CONTEXT = fileURLToPath(new URL('../../dist/context.js', import.meta.url));
@@ -105,6 +107,43 @@ describe.runIf(isRoot)('engine daemon', () => {
     expect(daemonPids(h.root)).toHaveLength(2);
     const [a, b] = daemonPids(h.root).map((pid) => readlinkSync(`/proc/${pid}/ns/mnt`));
     expect(a).not.toBe(b);
+  });
+
+  it('judges a caller by its pidfd: another mount namespace is refused, and so is a caller gone before it is served', async () => {
+    const addon = native();
+    const path = join(h.work, 'peer.sock');
+    const listen = addon.listenUnix(path);
+    const accepted: number[] = [];
+    const accept = async () => {
+      for (let i = 0; i < 400; i++) {
+        const p = addon.acceptUnix(listen, SHARED_NAMESPACES);
+        if (p) { accepted.push(p.fd); return p; }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error('no connection');
+    };
+    const client = (wrap: string[], hold: number) => spawn(wrap[0] ?? 'python3', [...wrap.slice(1), ...(wrap.length ? ['python3'] : []), '-c',
+      `import socket, time; s = socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(path)}); time.sleep(${hold})`], { stdio: 'ignore' });
+    try {
+      const same = client([], 2);
+      const here = await accept();
+      // Kernel 6.5+ (SO_PEERPIDFD) and 6.11+ (PIDFD_GET_*_NAMESPACE): read through the pidfd, no pid involved.
+      expect(here.nsVia).toBe('pidfd');
+      expect(here.pid).toBe(same.pid);
+      expect(refusePeer(here)).toBeUndefined();
+      same.kill('SIGKILL');
+      const other = client(['unshare', '-m'], 2);
+      expect(refusePeer(await accept())).toBe('the caller is in other namespaces (mnt)');
+      other.kill('SIGKILL');
+      // Connected, then exited and reaped before the accept: its pid may be anyone's now.
+      const gone = client([], 0);
+      await new Promise((r) => gone.on('exit', r));
+      const late = await accept();
+      expect(late.pid).toBe(gone.pid);
+      expect(refusePeer(late)).toBe('the caller has exited');
+    } finally {
+      for (const fd of [listen, ...accepted]) closeSync(fd);
+    }
   });
 
   it('refuses a caller of another uid even when it can reach the socket', () => {

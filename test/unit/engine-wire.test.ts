@@ -56,4 +56,13 @@ describe('engine requests', () => {
     expect(refusePeer({ pid: process.pid, uid: 12345 }, { uid: 0, ns: [] })).toMatch(/uid 12345 may not use the daemon of uid 0/);
     expect(refusePeer({ pid: 0, uid: 0 }, { uid: 0, ns: [] })).toMatch(/pid namespace/);
   });
+
+  it('refuses a peer whose namespaces could not be read, and judges the rest by them', () => {
+    const own = { uid: 0, ns: ['mnt:4:1', 'user:4:2', 'pid:4:3', 'net:4:4', 'cgroup:4:5', 'ipc:4:6', 'uts:4:7'] };
+    expect(refusePeer({ pid: 5, uid: 0, ns: [], nsError: 'the caller has exited' }, own)).toBe('the caller has exited');
+    expect(refusePeer({ pid: 5, uid: 0 }, own)).toBe("the caller's namespaces are unknown");
+    expect(refusePeer({ pid: 5, uid: 0, ns: own.ns }, own)).toBeUndefined();
+    expect(refusePeer({ pid: 5, uid: 0, ns: own.ns.map((n) => (n.startsWith('net') ? 'net:4:9' : n)) }, own))
+      .toBe('the caller is in other namespaces (net)');
+  });
 });
