@@ -1,10 +1,18 @@
 // cgroups: the init is in the container's cgroups before it runs anything.
 //
-// On a v2 host clone3(CLONE_INTO_CGROUP) puts it there as it is born; on v1
-// and hybrid hosts stage 0 writes its pid to every cgroup.procs file before
-// releasing it. Both are opened first thing in stage 0, with the runtime's
-// credentials and cgroup namespace: the kernel judges a cgroup.procs write by
-// its opener, and a joined user or cgroup namespace could hide the target.
+// On a v2 host (and for the v2 hierarchy of a hybrid one) clone3
+// (CLONE_INTO_CGROUP) puts it there as it is born; in v1 hierarchies the
+// released init writes "0" to their tasks files, moving itself, before it
+// does anything else. Not its pid to cgroup.procs from stage 0: that write
+// takes the kernel's global cgroup_threadgroup_rwsem for writing, and its
+// rcu_sync waits for a whole RCU grace period (7-23 ms on this project's
+// machine) unless another such write came within the last one; a thread
+// moving itself takes no such lock (cgroup_procs_write_start). What remains
+// in cgroup.procs (a v2 cgroup a joined cgroup namespace may not see through
+// clone3) stage 0 writes before the release. All are opened first thing in
+// stage 0, with the runtime's credentials and cgroup namespace: the kernel
+// judges a cgroup write by its opener, and a joined user or cgroup namespace
+// could hide the target.
 //
 // A new cgroup namespace is made by the init itself once it is in place
 // (clone3 would root the namespace at the runtime's cgroup, not the
@@ -25,7 +33,7 @@ namespace ocirun::init {
 namespace {
 
 int g_dir = -1;
-std::vector<int> g_procs;
+std::vector<int> g_procs, g_tasks;
 
 }  // namespace
 
@@ -38,6 +46,11 @@ bool open_cgroups(const Plan& plan) {
     int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) return fail(errno, "open", path, "open the container's cgroup via");
     g_procs.push_back(fd);
+  }
+  for (const auto& path : plan.cgroup_tasks) {
+    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return fail(errno, "open", path, "open the container's cgroup via");
+    g_tasks.push_back(fd);
   }
   return true;
 }
@@ -55,11 +68,22 @@ bool place_init(const Plan& plan, pid_t pid) {
   return true;
 }
 
+bool move_self(const Plan& plan) {
+  // "0" is the writer itself; the init is single-threaded, so this is the whole process.
+  for (size_t i = 0; i < g_tasks.size(); i++) {
+    if (!write_all(g_tasks[i], "0", 1))
+      return fail(errno, "write", plan.cgroup_tasks[i], "move the container init into its cgroup via");
+  }
+  return true;
+}
+
 void close_cgroups() {
   if (g_dir >= 0) close(g_dir);
   g_dir = -1;
   for (int fd : g_procs) close(fd);
+  for (int fd : g_tasks) close(fd);
   g_procs.clear();
+  g_tasks.clear();
 }
 
 bool enter_cgroup_namespace(const Plan& plan) {

@@ -37,6 +37,7 @@ void check(bool ok) {
 [[noreturn]] void stage1(const Plan& plan, int sync, int parent_pidfd, int statedirfd,
                          const std::vector<int>& extra) {
   await_release(sync, parent_pidfd, (plan.new_namespaces() & CLONE_NEWUSER) != 0);
+  check(move_self(plan));
   close_cgroups();
   // A session of its own, as runc gives every container process: the
   // runtime's terminal is not the container's, and a pty can become its

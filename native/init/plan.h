@@ -151,7 +151,8 @@ struct Plan {
   // cgroup (create only): the init's cgroups (cgroup.cc places it).
   std::string cgroup_dir;                 // v2: CLONE_INTO_CGROUP
   std::vector<std::string> cgroup_procs;  // cgroup.procs files for the init's pid
-  bool places_cgroup() const { return !cgroup_dir.empty() || !cgroup_procs.empty(); }
+  std::vector<std::string> cgroup_tasks;  // v1 tasks files the init writes "0" to
+  bool places_cgroup() const { return !cgroup_dir.empty() || !cgroup_procs.empty() || !cgroup_tasks.empty(); }
   // userns (create only): how stage 0 maps a new user namespace without root (usermaps.cc).
   bool setgroups_deny = false;
   std::string uid_map_helper, gid_map_helper;  // newuidmap/newgidmap; empty: write the map directly

@@ -296,6 +296,7 @@ template <class V> void visit_create(V& v, Plan& p) {
     bool dir = !p.cgroup_dir.empty();
     v.opt("dir", p.cgroup_dir, dir, kAbsolute);
     v.req("procs", p.cgroup_procs, kAbsolute);
+    v.opt("tasks", p.cgroup_tasks, kAbsolute);
   });
   bool uid_helper = !p.uid_map_helper.empty(), gid_helper = !p.gid_map_helper.empty();
   bool userns_mapping = p.setgroups_deny || uid_helper || gid_helper;

@@ -105,11 +105,13 @@ bool setup_console(const Plan& plan, bool bind_dev_console);
 bool fix_stdio_ownership(const Process& p);
 
 // cgroup.cc: open_cgroups first thing in stage 0; clone_init takes
-// cgroup_dir_fd(); place_init before the init is released; the init closes
-// them and makes its cgroup namespace (when new) once it is in place.
+// cgroup_dir_fd(); place_init before the init is released; once released,
+// the init moves itself through the v1 tasks files (move_self), closes them
+// and makes its cgroup namespace (when new) once it is in place.
 bool open_cgroups(const Plan& plan);
 int cgroup_dir_fd();
 bool place_init(const Plan& plan, pid_t pid);
+bool move_self(const Plan& plan);
 void close_cgroups();
 bool enter_cgroup_namespace(const Plan& plan);
 

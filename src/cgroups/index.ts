@@ -24,6 +24,8 @@ export interface CgroupPlacement {
   dir?: string;
   /** cgroup.procs files the helper writes the init's pid to before releasing it. */
   procs: string[];
+  /** v1 `tasks` files the init writes "0" to, moving itself before it runs anything else. */
+  tasks?: string[];
 }
 
 export interface ApplyOptions {

@@ -8,7 +8,7 @@ import type { LinuxResources } from '../oci/types.js';
 import { effectiveRules, emulate, v1DeviceWrites } from './devices.js';
 import { parseKeyed, parseNumber, readOptional, removeTree, sleep, treePids, writeCgroupFile } from './files.js';
 import type { ApplyOptions, CgroupManager, CgroupPlacement, CgroupRecord } from './index.js';
-import { CGROUP_ROOT } from './layout.js';
+import { CGROUP_ROOT, hostLayout } from './layout.js';
 import { v1Stats, type Stats } from './stats.js';
 import { v1Ignored, v1Unsupported, v1Writes } from './v1-resources.js';
 import { signalPid, waitEmpty } from './processes.js';
@@ -79,8 +79,21 @@ export class V1Cgroup implements CgroupManager {
     return dir;
   }
 
-  placement(): CgroupPlacement {
-    return { procs: Object.values(this.record.dirs).map((d) => join(d, 'cgroup.procs')) };
+  placement(joinsCgroupNamespace: boolean): CgroupPlacement {
+    // Not the pid to cgroup.procs from stage 0: that takes the kernel's global
+    // cgroup_threadgroup_rwsem for writing, which waits for an RCU grace
+    // period (~10 ms here) whenever no other write came just before. The init
+    // writing "0" to `tasks` moves only itself and takes no such lock; the v2
+    // hierarchy of a hybrid host takes it at birth (CLONE_INTO_CGROUP), unless
+    // a joined cgroup namespace may not see it (as on a unified host).
+    const versions = new Map(hostLayout().hierarchies.map((h) => [h.name, h.version]));
+    const out: Required<CgroupPlacement> = { dir: '', procs: [], tasks: [] };
+    for (const [name, dir] of Object.entries(this.record.dirs)) {
+      if (versions.get(name) !== 2) out.tasks.push(join(dir, 'tasks'));
+      else if (joinsCgroupNamespace || out.dir) out.procs.push(join(dir, 'cgroup.procs'));
+      else out.dir = dir;
+    }
+    return { ...(out.dir ? { dir: out.dir } : {}), procs: out.procs, tasks: out.tasks };
   }
 
   async freeze(): Promise<void> {

@@ -165,6 +165,12 @@ export interface CgroupPlacementPlan {
   dir?: string;
   /** cgroup.procs files the init's pid is written to before it is released. */
   procs: string[];
+  /**
+   * v1 `tasks` files the init writes "0" to as its first step, moving itself:
+   * a thread moving itself takes no global lock, where a pid written to
+   * cgroup.procs waits for an RCU grace period (docs/performance.md).
+   */
+  tasks?: string[];
 }
 
 export interface ConsolePlan {

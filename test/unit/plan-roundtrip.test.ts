@@ -96,7 +96,7 @@ function fullInitPlan(): Complete<InitPlan> {
       stateStart: ['{"status":"created","pid":', '}'],
     },
     console: { socketFd: 4, rows: 24, cols: 0xffff },
-    cgroup: { dir: '/sys/fs/cgroup/c1', procs: ['/sys/fs/cgroup/pids/c1/cgroup.procs'] },
+    cgroup: { dir: '/sys/fs/cgroup/c1', procs: ['/sys/fs/cgroup/pids/c1/cgroup.procs'], tasks: ['/sys/fs/cgroup/memory/c1/tasks'] },
     userns: { setgroupsDeny: true, uidMapHelper: '/usr/bin/newuidmap', gidMapHelper: '/usr/bin/newgidmap' },
   };
 }
@@ -196,6 +196,7 @@ const MALFORMED: Array<[string, Buffer, string]> = [
   ['a relative hook', create((p) => { p.hooks.hooks[1].path = 'hook'; }), 'plan: hooks.hooks[1].path: not an absolute path'],
   ['a relative listener', create((p) => { p.process.seccomp.listener.path = 'a.sock'; }), 'plan: process.seccomp.listener.path: not an absolute path'],
   ['a relative cgroup dir', create((p) => { p.cgroup.dir = 'c1'; }), 'plan: cgroup.dir: not an absolute path'],
+  ['a relative cgroup tasks file', create((p) => { p.cgroup.tasks![0] = 'tasks'; }), 'plan: cgroup.tasks[0]: not an absolute path'],
   ['a relative newuidmap', create((p) => { p.userns.uidMapHelper = 'newuidmap'; }), 'plan: userns.uidMapHelper: not an absolute path'],
   ['a rootfs of /', create((p) => { p.rootfs = '//'; }), 'plan: rootfs: cannot be /'],
   ['an unknown namespace type', create((p) => { p.namespaces[0].type = 3; }), 'plan: namespaces[0].type: not a CLONE_NEW* namespace'],
