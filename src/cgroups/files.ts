@@ -96,8 +96,23 @@ export function treePids(dir: string): number[] {
   return [...seen].sort((a, b) => a - b);
 }
 
+/** rmdir of dir alone: true when it is gone, false when busy (populated, or it has sub-cgroups). */
+export function removeIfEmpty(dir: string): boolean {
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return true;
+    if (code === 'EBUSY') return false;
+    throw err;
+  }
+}
+
 /** rmdir, children first; true when dir is gone. EBUSY (still populated) leaves it. */
 export function removeTree(dir: string): boolean {
+  // Most cgroups have no sub-cgroups: one rmdir, without listing the directory's files.
+  if (removeIfEmpty(dir)) return true;
   for (const d of cgroupTree(dir)) {
     try {
       rmdirSync(d);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { OciError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
 import { effectiveRules, emulate, v1DeviceWrites } from './devices.js';
-import { parseKeyed, parseNumber, readOptional, removeTree, sleep, treePids, writeCgroupFile } from './files.js';
+import { parseKeyed, parseNumber, readOptional, removeIfEmpty, removeTree, sleep, treePids, writeCgroupFile } from './files.js';
 import type { ApplyOptions, CgroupManager, CgroupPlacement, CgroupRecord } from './index.js';
 import { CGROUP_ROOT, hostLayout } from './layout.js';
 import { v1Stats, type Stats } from './stats.js';
@@ -44,7 +44,8 @@ export class V1Cgroup implements CgroupManager {
 
   unfit(): string | undefined {
     // The whole subtree: delete kills everything in it, so it must all be the container's.
-    const busy = Object.values(this.record.dirs).find((dir) => treePids(dir).length > 0);
+    // A directory create is about to make has none.
+    const busy = Object.values(this.record.dirs).find((dir) => !this.record.created.includes(dir) && treePids(dir).length > 0);
     if (busy) return `cgroup ${busy} already has processes`;
     if (this.frozen()) return `cgroup ${this.dirOf('freezer')} is frozen`;
     return undefined;
@@ -150,6 +151,17 @@ export class V1Cgroup implements CgroupManager {
   }
 
   async destroy(): Promise<void> {
+    // Usually the container has stopped and every cgroup it made is empty:
+    // then rmdir succeeds at once and nothing needs listing. Only when each
+    // of its cgroups is one create made (else a pre-existing one could hold
+    // processes delete must end) and all of them went.
+    // The hierarchy pids() lists first: once it is gone, no process is left to end.
+    const dirs = [this.procsDir(), ...Object.values(this.record.dirs).filter((d) => d !== this.procsDir())];
+    if (dirs.every((d) => this.record.created.includes(d)) && dirs.every((d) => removeIfEmpty(d))) {
+      const busy = this.record.created.filter((dir) => !dirs.includes(dir) && !removeTree(dir));
+      if (busy.length > 0) throw new OciError('ERR_SYSTEM', `cannot remove cgroup ${busy[0]}: still busy`);
+      return;
+    }
     if (!this.exists()) return;
     if (this.pids().length > 0) {
       await this.signalAll(9);

@@ -1,7 +1,9 @@
 // Reads and validates a bundle. Pure reading: whatever fails, nothing is
 // created or changed on the host.
-import { constants } from 'node:fs';
-import { open, realpath, stat } from 'node:fs/promises';
+// Synchronous on purpose: a few local stat/open/read calls cost less blocking
+// the event loop (~0.1 ms) than a thread-pool round trip each (~0.05 ms of
+// wake-ups apiece, ~0.4 ms per create in all; docs/performance.md).
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, formatProblem } from '../errors.js';
 import type { Spec } from '../oci/types.js';
@@ -46,8 +48,8 @@ export async function loadBundle(bundleDir: string, opts: LoadOptions = {}): Pro
   const abs = resolve(bundleDir);
   let bundle: string;
   try {
-    bundle = await realpath(abs);
-    if (!(await stat(bundle)).isDirectory()) fail(`bundle ${abs} is not a directory`);
+    bundle = realpathSync(abs);
+    if (!statSync(bundle).isDirectory()) fail(`bundle ${abs} is not a directory`);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     bundle = fail(`bundle ${abs}: ${describe(err)}`, err);
@@ -63,7 +65,7 @@ export async function loadBundle(bundleDir: string, opts: LoadOptions = {}): Pro
     }
   } else {
     const file = join(bundle, 'config.json');
-    const text = await readConfig(file);
+    const text = readConfig(file);
     try {
       value = JSON.parse(text);
     } catch (err) {
@@ -72,21 +74,21 @@ export async function loadBundle(bundleDir: string, opts: LoadOptions = {}): Pro
   }
 
   const { spec, report } = validateInto(value, { requireProcess: opts.requireProcess ?? true });
-  const rootfs = await checkHost(spec, bundle, report, opts.callerPid);
+  const rootfs = checkHost(spec, bundle, report, opts.callerPid);
   const problems = report.problems();
   if (problems.length > 0) throw new ConfigError(problems);
   return { spec, bundle, rootfs: rootfs!, warnings: report.warnings.map(formatProblem) };
 }
 
-async function readConfig(file: string): Promise<string> {
-  let fh;
+function readConfig(file: string): string {
+  let fd;
   try {
-    fh = await open(file, READ_ANY_FILE);
+    fd = openSync(file, READ_ANY_FILE);
   } catch (err) {
     return fail(`${file}: ${describe(err)}`, err);
   }
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (!st.isFile()) fail(`${file} is not a regular file`);
     // Checked before reading so a huge file costs one fstat, not 16 MiB of memory.
     if (st.size > MAX_CONFIG_BYTES) fail(`${file} is too large (${st.size} bytes, limit ${MAX_CONFIG_BYTES})`);
@@ -94,8 +96,8 @@ async function readConfig(file: string): Promise<string> {
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const chunk = Buffer.alloc(Math.max(Math.min(st.size - total, MAX_CONFIG_BYTES), 0) + 65536);
-      const { bytesRead } = await fh.read(chunk, 0, chunk.length, total);
+      const chunk = Buffer.allocUnsafe(Math.max(Math.min(st.size - total, MAX_CONFIG_BYTES), 0) + 65536);
+      const bytesRead = readSync(fd, chunk, 0, chunk.length, total);
       if (bytesRead === 0) break;
       total += bytesRead;
       if (total > MAX_CONFIG_BYTES) fail(`${file} is too large (over ${MAX_CONFIG_BYTES} bytes)`);
@@ -106,7 +108,7 @@ async function readConfig(file: string): Promise<string> {
     if (err instanceof ConfigError) throw err;
     return fail(`${file}: ${describe(err)}`, err);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 

@@ -47,7 +47,9 @@ export interface Created {
   terminal?: number;
 }
 
-const selfStartTime = (): string => readProcStat(process.pid)?.startTime ?? '';
+// Ours never changes: read once, not per create.
+let ownStartTime: string | undefined;
+const selfStartTime = (): string => (ownStartTime ??= readProcStat(process.pid)?.startTime ?? '');
 
 export async function createContainer(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<Created> {
   const timer = opts.timing ? new PhaseTimer() : undefined;
