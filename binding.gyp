@@ -1,12 +1,13 @@
 {
   "variables": {
-    # The helper-spawning library (native/spawn): linked into the addon and the front end.
+    # The helper- and hook-spawning library (native/spawn): linked into the addon and the front end.
     "spawn_sources": [
       "native/spawn/memfd.cc",
       "native/spawn/child.cc",
       "native/spawn/records.cc",
       "native/spawn/pidfd_of.cc",
-      "native/spawn/spawn.cc"
+      "native/spawn/spawn.cc",
+      "native/spawn/hook.cc"
     ]
   },
   "targets": [
@@ -26,6 +27,7 @@
         "native/addon/hookgate.cc",
         "native/addon/bpf.cc",
         "native/addon/engine.cc",
+        "native/addon/hook.cc",
         "native/engine/peer.cc",
         "native/engine/wire.cc"
       ],

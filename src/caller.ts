@@ -3,7 +3,7 @@
 // signals) comes from here, never from `process`: the Node CLI and the
 // library are their own caller (localCaller), while the daemon serves callers
 // that are other processes (src/daemon/caller.ts) and runs many at once.
-import { native, type ExitStatus, type SpawnOptions, type SpawnResult } from './native/binding.js';
+import { native, type ExitStatus, type HookCommand, type SpawnOptions, type SpawnResult, type StartedHook } from './native/binding.js';
 import { waitExit } from './lifecycle/process.js';
 
 /** What SignalForwarder and AttachedTerminal listen on: `process`, or a remote caller's signals. */
@@ -26,6 +26,12 @@ export interface Caller {
   fd(n: number): number;
   /** Starts the init helper as the caller's child (native spawnContainer, or through the front end). */
   spawn(opts: SpawnOptions): Promise<SpawnResult>;
+  /**
+   * Starts a runtime hook (prestart, createRuntime, poststart, poststop) as
+   * the caller's child, so it has the caller's credentials, cgroup, rlimits,
+   * umask and session, as runc's hooks have runc's (src/hooks/run.ts).
+   */
+  startHook(cmd: HookCommand): Promise<StartedHook>;
   /** Waits for the caller's child `pid` (pidfd names it here) and returns how it ended. */
   waitExit(pid: number, pidfd: number): Promise<ExitStatus>;
   readonly signals: SignalSource;
@@ -42,6 +48,7 @@ export function localCaller(): Caller {
     stdio: [0, 1, 2],
     fd: (n) => n,
     spawn: (opts) => native().spawnContainer(opts),
+    startHook: async (cmd) => native().startHook(cmd.path, cmd.argv, cmd.env, cmd.state),
     waitExit: (_pid, pidfd) => waitExit(pidfd),
     signals: process,
     remote: false,

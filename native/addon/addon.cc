@@ -18,6 +18,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterExecWait(env, exports);
   RegisterBpf(env, exports);
   RegisterEngine(env, exports);
+  RegisterHook(env, exports);
   return exports;
 }
 

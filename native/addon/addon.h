@@ -37,5 +37,6 @@ void RegisterTerminal(Napi::Env env, Napi::Object exports);   // terminal.cc
 void RegisterExecWait(Napi::Env env, Napi::Object exports);   // execwait.cc
 void RegisterBpf(Napi::Env env, Napi::Object exports);        // bpf.cc
 void RegisterEngine(Napi::Env env, Napi::Object exports);     // engine.cc
+void RegisterHook(Napi::Env env, Napi::Object exports);       // hook.cc
 
 }  // namespace ocirun

@@ -29,6 +29,9 @@ enum : uint16_t {
   F_EXITED = 4,
   // {signo}: the front end received a signal named by D_SIGNALS.
   F_SIGNAL = 5,
+  // {ok, pid} + [output] | {ok: false, error}: the hook D_HOOK asked for is our
+  // child now (its exit comes by D_WAIT), the fd the read end of its output.
+  F_HOOK = 6,
 };
 
 // Daemon -> front end.
@@ -47,6 +50,9 @@ enum : uint16_t {
   // {reason}: this daemon will not run the call (and did nothing for it): run
   // it in a fresh Node process.
   D_FALLBACK = 15,
+  // Binary: u32 argc | u32 envc | path, argv[argc], env[envc] each ending in
+  // NUL | the state JSON. Start this runtime hook (spawn/hook.h); answer F_HOOK.
+  D_HOOK = 16,
 };
 
 // JSON string literal for s (quotes included); bytes that are not valid UTF-8

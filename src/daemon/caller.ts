@@ -4,8 +4,9 @@
 // so the container stays the caller's child as with runc.
 import { constants as osConstants } from 'node:os';
 import type { Caller, SignalSource } from '../caller.js';
-import { native, type ExitStatus, type SpawnOptions, type SpawnResult } from '../native/binding.js';
-import { closeFds, D_SIGNALS, D_SPAWN, D_WAIT, F_EXITED, F_HOOKS, F_SIGNAL, F_SPAWNED, type Connection, type Frame } from './wire.js';
+import { OciError } from '../errors.js';
+import { native, type ExitStatus, type HookCommand, type SpawnOptions, type SpawnResult, type StartedHook } from '../native/binding.js';
+import { closeFds, D_HOOK, D_SIGNALS, D_SPAWN, D_WAIT, F_EXITED, F_HOOK, F_HOOKS, F_SIGNAL, F_SPAWNED, type Connection, type Frame } from './wire.js';
 
 /** The request's fields, checked (src/daemon/request.ts). */
 export interface CallRequest {
@@ -84,16 +85,12 @@ export class RemoteCaller implements Caller {
   async spawn(opts: SpawnOptions): Promise<SpawnResult> {
     this.conn.send(D_SPAWN, { timing: opts.timing === true }, [...opts.stdio, ...(opts.extraFds ?? [])], opts.plan);
     for (;;) {
-      const f = await this.conn.next();
+      const f = await this.conn.next((g) => g.type === F_HOOKS || g.type === F_SPAWNED);
       if (f.type === F_HOOKS) {
         const [fd] = f.fds;
         opts.onHooks?.(json(f).pid as number, fd);
         if (!opts.onHooks) closeFds(f.fds);
         continue;
-      }
-      if (f.type !== F_SPAWNED) {
-        closeFds(f.fds);
-        throw new Error(`engine protocol error: frame ${f.type} while spawning`);
       }
       const r = json(f) as {
         ok: boolean; pid: number; pidfd: boolean; warnings: string[]; timings: Array<[number, string]>;
@@ -108,15 +105,27 @@ export class RemoteCaller implements Caller {
     }
   }
 
+  /** The front end starts it (D_HOOK); its exit comes by waitExit, like the init's. */
+  async startHook(cmd: HookCommand): Promise<StartedHook> {
+    const strings = [cmd.path, ...cmd.argv, ...cmd.env];
+    if (strings.some((s) => s.includes('\0'))) throw new OciError('ERR_INVALID_ARGUMENT', `hook ${cmd.path}: NUL in an argument or env entry`);
+    const counts = Buffer.alloc(8);
+    counts.writeUInt32LE(cmd.argv.length, 0);
+    counts.writeUInt32LE(cmd.env.length, 4);
+    this.conn.sendRaw(D_HOOK, Buffer.concat([counts, ...strings.map((s) => Buffer.from(`${s}\0`)), cmd.state]));
+    const f = await this.conn.next((g) => g.type === F_HOOK);
+    const r = json(f) as { ok: boolean; pid: number; error?: { errno: number; syscall: string; path: string; message: string } };
+    if (!r.ok) {
+      closeFds(f.fds);
+      throw native().systemError(r.error ?? { message: 'the front end could not start the hook' });
+    }
+    return { pid: r.pid, pidfd: -1, output: f.fds[0] };
+  }
+
   async waitExit(pid: number): Promise<ExitStatus> {
     this.conn.send(D_WAIT, { pid });
-    for (;;) {
-      const f = await this.conn.next();
-      closeFds(f.fds);
-      if (f.type !== F_EXITED) continue;
-      const r = json(f) as { pid: number; exitCode: number | null; signal: number | null; unknown?: boolean };
-      if (r.pid !== pid) continue;
-      return { exitCode: r.exitCode, signal: r.signal, known: r.unknown !== true };
-    }
+    const f = await this.conn.next((g) => g.type === F_EXITED && json(g).pid === pid);
+    const r = json(f) as { pid: number; exitCode: number | null; signal: number | null; unknown?: boolean };
+    return { exitCode: r.exitCode, signal: r.signal, known: r.unknown !== true };
   }
 }

@@ -8,12 +8,14 @@ export const F_SPAWNED = 2;
 export const F_HOOKS = 3;
 export const F_EXITED = 4;
 export const F_SIGNAL = 5;
+export const F_HOOK = 6;
 export const D_ACK = 10;
 export const D_SPAWN = 11;
 export const D_WAIT = 12;
 export const D_SIGNALS = 13;
 export const D_EXIT = 14;
 export const D_FALLBACK = 15;
+export const D_HOOK = 16;
 
 export interface Frame {
   type: number;
@@ -23,14 +25,16 @@ export interface Frame {
 }
 
 /**
- * One front end's connection: frames in order as they arrive (next()), and
- * the end of the connection, which rejects whatever waits for a frame.
+ * One front end's connection: frames in order as they arrive (next(), or
+ * next(accept) for the first one a waiter wants: a spawn waits for its
+ * answer while the hooks it paused for wait for theirs), and the end of the
+ * connection, which rejects whatever waits for a frame.
  */
 export class Connection {
   private readonly reader: unknown;
   private readonly watch: { close(): void };
   private readonly queue: Frame[] = [];
-  private waiter?: { resolve: (f: Frame) => void; reject: (e: Error) => void };
+  private readonly waiters: Array<{ accept: (f: Frame) => boolean; resolve: (f: Frame) => void; reject: (e: Error) => void }> = [];
   private ended?: Error;
   private readonly listeners = new Set<(f: Frame) => boolean>();
 
@@ -46,12 +50,17 @@ export class Connection {
     return () => this.listeners.delete(listener);
   }
 
-  /** The next frame not taken by a listener; rejects once the connection is gone. */
-  next(): Promise<Frame> {
-    const f = this.queue.shift();
-    if (f) return Promise.resolve(f);
+  /** The next frame not taken by a listener (and that `accept` wants); rejects once the connection is gone. */
+  next(accept: (f: Frame) => boolean = () => true): Promise<Frame> {
+    const i = this.queue.findIndex(accept);
+    if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0]);
     if (this.ended) return Promise.reject(this.ended);
-    return new Promise((resolve, reject) => { this.waiter = { resolve, reject }; });
+    return new Promise((resolve, reject) => { this.waiters.push({ accept, resolve, reject }); });
+  }
+
+  /** A payload that is not JSON (D_HOOK). */
+  sendRaw(type: number, payload: Buffer): void {
+    native().sendFrame(this.fd, type, payload, []);
   }
 
   send(type: number, body: unknown, fds: number[] = [], raw?: Buffer): void {
@@ -83,13 +92,9 @@ export class Connection {
 
   private deliver(f: Frame): void {
     for (const l of this.listeners) if (l(f)) return;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w.resolve(f);
-    } else {
-      this.queue.push(f);
-    }
+    const i = this.waiters.findIndex((w) => w.accept(f));
+    if (i >= 0) this.waiters.splice(i, 1)[0].resolve(f);
+    else this.queue.push(f);
   }
 
   private end(err: Error): void {
@@ -97,8 +102,7 @@ export class Connection {
     this.ended = err;
     this.watch.close();
     for (const f of this.queue.splice(0)) closeFds(f.fds);
-    this.waiter?.reject(err);
-    this.waiter = undefined;
+    for (const w of this.waiters.splice(0)) w.reject(err);
   }
 }
 

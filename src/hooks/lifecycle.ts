@@ -2,6 +2,7 @@
 // helper runs itself goes into its plan; what runs in the runtime's
 // namespaces runs here, at the same points, with the state the spec asks for.
 import { closeSync, writeSync } from 'node:fs';
+import type { Caller } from '../caller.js';
 import type { HookPlan, InitHooksPlan } from '../native/plan-schema.js';
 import type { Hook, Hooks } from '../oci/types.js';
 import { hookState, statePieces, type StateSource } from './state.js';
@@ -37,12 +38,12 @@ export function planInitHooks(hooks: Hooks | undefined, src: StateSource): InitH
 export class RuntimeHookGate {
   private running?: Promise<void>;
 
-  constructor(private readonly hooks: Hooks, private readonly src: StateSource) {}
+  constructor(private readonly hooks: Hooks, private readonly src: StateSource, private readonly caller?: Caller) {}
 
   /** Undefined when there is nothing to run, so the helper is not asked to pause. */
-  static for(hooks: Hooks | undefined, src: StateSource): RuntimeHookGate | undefined {
+  static for(hooks: Hooks | undefined, src: StateSource, caller?: Caller): RuntimeHookGate | undefined {
     if ((hooks?.prestart?.length ?? 0) + (hooks?.createRuntime?.length ?? 0) === 0) return undefined;
-    return new RuntimeHookGate(hooks!, src);
+    return new RuntimeHookGate(hooks!, src, caller);
   }
 
   readonly onHooks = (pid: number, fd: number): void => {
@@ -50,8 +51,8 @@ export class RuntimeHookGate {
     this.running = (async () => {
       let answer = 'a';
       try {
-        await runHooks('prestart', this.hooks.prestart, state);
-        await runHooks('createRuntime', this.hooks.createRuntime, state);
+        await runHooks('prestart', this.hooks.prestart, state, this.caller);
+        await runHooks('createRuntime', this.hooks.createRuntime, state, this.caller);
         answer = 'h';
       } finally {
         try {
@@ -77,11 +78,11 @@ export class RuntimeHookGate {
 }
 
 /** poststart: a failure is the caller's to handle (the container is killed). */
-export async function runPoststart(hooks: Hooks | undefined, src: StateSource, pid: number): Promise<void> {
-  await runHooks('poststart', hooks?.poststart, hookState(src, 'running', pid));
+export async function runPoststart(hooks: Hooks | undefined, src: StateSource, pid: number, caller?: Caller): Promise<void> {
+  await runHooks('poststart', hooks?.poststart, hookState(src, 'running', pid), caller);
 }
 
 /** poststop: after the container is gone; failures are warnings. */
-export async function runPoststop(hooks: Hooks | undefined, src: StateSource, warn: (msg: string) => void): Promise<void> {
-  await runHooksWarning('poststop', hooks?.poststop, hookState(src, 'stopped'), warn);
+export async function runPoststop(hooks: Hooks | undefined, src: StateSource, warn: (msg: string) => void, caller?: Caller): Promise<void> {
+  await runHooksWarning('poststop', hooks?.poststop, hookState(src, 'stopped'), warn, caller);
 }

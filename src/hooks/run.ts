@@ -4,8 +4,17 @@
 // container, from the helper (native/init/hooks.cc), with the same rules:
 // state JSON on stdin, exactly the configured args and env, output kept for
 // the error message, and on timeout the hook's whole process group killed.
-import { spawn } from 'node:child_process';
+//
+// The hook is the caller's child (Caller.startHook): with the daemon, the
+// front end starts it and reaps it for us, so it has the caller's cgroup,
+// rlimits, credentials, umask and session, as runc's hooks have runc's
+// (docs/hooks.md). Everything else is decided here.
+import { closeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { localCaller, type Caller } from '../caller.js';
 import { OciError } from '../errors.js';
+import type { ExitStatus, StartedHook } from '../native/binding.js';
 import type { HookName } from '../oci/tables.js';
 import type { Hook } from '../oci/types.js';
 import type { HookState } from './state.js';
@@ -26,17 +35,9 @@ export class HookError extends OciError {
   }
 }
 
-function envObject(env: readonly string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of env ?? []) {
-    const eq = e.indexOf('=');
-    out[e.slice(0, eq)] = e.slice(eq + 1);
-  }
-  return out;
-}
+const signalNames = new Map(Object.entries(osConstants.signals).map(([name, n]) => [n as number, name]));
 
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
+function killGroup(pid: number): void {
   for (const target of [-pid, pid]) {
     try {
       process.kill(target, 'SIGKILL');
@@ -46,68 +47,65 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
+function describeExit(s: ExitStatus): string | undefined {
+  if (s.exitCode === 0) return undefined;
+  if (s.exitCode !== null) return `exit status ${s.exitCode}`;
+  if (s.signal !== null) return `killed by signal ${signalNames.get(s.signal) ?? s.signal}`;
+  return 'exit status unknown';
+}
+
 /** Runs one hook to completion; rejects with a HookError when it fails or times out. */
-export function runHook(kind: HookName, index: number, hook: Hook, state: HookState): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const argv = hook.args && hook.args.length > 0 ? hook.args : [hook.path];
-    let output = '';
-    let settled = false;
-    let timedOut = false;
-    let timer: NodeJS.Timeout | undefined;
-    const settle = (what?: string): void => {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      if (what === undefined) resolve();
-      else reject(new HookError(kind, index, hook.path, what, output));
-    };
-    // detached: a session and process group of its own, so a timeout can kill
-    // everything the hook started, and the env is exactly the hook's.
-    const child = spawn(hook.path, argv.slice(1), {
-      argv0: argv[0], env: envObject(hook.env), stdio: ['pipe', 'pipe', 'pipe'], detached: true,
-    });
-    const keep = (chunk: Buffer): void => {
-      if (output.length < MAX_OUTPUT) output += chunk.toString('utf8').slice(0, MAX_OUTPUT - output.length);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    // A hook need not read its state: EPIPE here is not a failure.
-    child.stdin.on('error', () => {});
-    child.stdin.end(JSON.stringify(state));
-    if (hook.timeout !== undefined) {
-      timer = setTimeout(() => { timedOut = true; killGroup(child.pid); }, hook.timeout * 1000);
-    }
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      killGroup(child.pid);
-      settle(err.code === 'ENOENT' || err.code === 'EACCES' ? `cannot execute: ${err.code}` : err.message);
-    });
-    child.on('exit', (code, signal) => {
-      const finish = (): void => {
-        child.stdout.destroy();
-        child.stderr.destroy();
-        if (timedOut) settle(`timed out after ${hook.timeout}s`);
-        else if (code === 0) settle();
-        else if (code !== null) settle(`exit status ${code}`);
-        else settle(`killed by signal ${signal}`);
-      };
-      const drain = setTimeout(finish, DRAIN_MS);
-      child.once('close', () => { clearTimeout(drain); finish(); });
-    });
+export async function runHook(kind: HookName, index: number, hook: Hook, state: HookState, caller: Caller = localCaller()): Promise<void> {
+  const argv = hook.args && hook.args.length > 0 ? hook.args : [hook.path];
+  let started: StartedHook;
+  try {
+    started = await caller.startHook({ path: hook.path, argv, env: hook.env ?? [], state: Buffer.from(JSON.stringify(state)) });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new HookError(kind, index, hook.path, code === 'ENOENT' || code === 'EACCES' ? `cannot execute: ${code}` : (err as Error).message, '');
+  }
+  const { pid, pidfd } = started;
+  let output = '';
+  const out = new Socket({ fd: started.output, readable: true, writable: false });
+  const closed = new Promise<void>((resolve) => out.once('close', () => resolve()));
+  out.on('data', (chunk: Buffer) => {
+    if (output.length < MAX_OUTPUT) output += chunk.toString('utf8').slice(0, MAX_OUTPUT - output.length);
   });
+  out.on('error', () => {});
+  let timedOut = false;
+  // The whole group: a shell hook's children would otherwise outlive it.
+  const timer = hook.timeout === undefined ? undefined : setTimeout(() => { timedOut = true; killGroup(pid); }, hook.timeout * 1000);
+  let status: ExitStatus;
+  try {
+    status = await caller.waitExit(pid, pidfd);
+  } catch (err) {
+    killGroup(pid); // no one is left to wait for it
+    out.destroy();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    if (pidfd >= 0) closeSync(pidfd);
+  }
+  let drain: NodeJS.Timeout | undefined;
+  await Promise.race([closed, new Promise((r) => { drain = setTimeout(r, DRAIN_MS); })]);
+  clearTimeout(drain);
+  out.destroy();
+  const what = timedOut ? `timed out after ${hook.timeout}s` : describeExit(status);
+  if (what !== undefined) throw new HookError(kind, index, hook.path, what, output);
 }
 
 /** The hooks of one kind, in order; the first failure stops the rest. */
-export async function runHooks(kind: HookName, hooks: readonly Hook[] | undefined, state: HookState): Promise<void> {
-  for (const [i, hook] of (hooks ?? []).entries()) await runHook(kind, i, hook, state);
+export async function runHooks(kind: HookName, hooks: readonly Hook[] | undefined, state: HookState, caller?: Caller): Promise<void> {
+  for (const [i, hook] of (hooks ?? []).entries()) await runHook(kind, i, hook, state, caller);
 }
 
 /** poststop: a failure is a warning and the remaining hooks still run (runtime-spec config.md). */
 export async function runHooksWarning(
-  kind: HookName, hooks: readonly Hook[] | undefined, state: HookState, warn: (msg: string) => void,
+  kind: HookName, hooks: readonly Hook[] | undefined, state: HookState, warn: (msg: string) => void, caller?: Caller,
 ): Promise<void> {
   for (const [i, hook] of (hooks ?? []).entries()) {
     try {
-      await runHook(kind, i, hook, state);
+      await runHook(kind, i, hook, state, caller);
     } catch (err) {
       warn((err as Error).message);
     }

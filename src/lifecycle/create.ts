@@ -71,7 +71,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   io.applyTo(plan);
   const hookSource = { ociVersion: OCI_VERSION, id, bundle, annotations: spec.annotations };
   plan.hooks = planInitHooks(spec.hooks, hookSource);
-  const gate = RuntimeHookGate.for(spec.hooks, hookSource);
+  const gate = RuntimeHookGate.for(spec.hooks, hookSource, ctx.caller);
   timer?.mark('plan.built');
   const planBytes = encodePlan(plan);
   timer?.mark('plan.encoded');
@@ -142,7 +142,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     await removeCgroup(cgroup).catch((e: Error) => ctx.logger.warn(e.message));
     store.remove(id);
     // Torn down as if deleted, so poststop hooks run too (as runc's destroy does).
-    await runPoststop(spec.hooks, hookSource, (m) => ctx.logger.warn(m));
+    await runPoststop(spec.hooks, hookSource, (m) => ctx.logger.warn(m), ctx.caller);
     throw err;
   } finally {
     io.close();

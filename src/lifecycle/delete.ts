@@ -53,7 +53,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: Del
     store.remove(id);
     ctx.logger.debug(`delete ${id}: removed`);
     // After the container is gone, before delete returns; failures only warn.
-    await runPoststop(record.config?.hooks, record, (m) => ctx.logger.warn(m));
+    await runPoststop(record.config?.hooks, record, (m) => ctx.logger.warn(m), ctx.caller);
   }).catch((err) => {
     if (opts.force && (err as OciError).code === 'ERR_CONTAINER_NOT_FOUND') return;
     throw err;

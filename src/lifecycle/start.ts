@@ -28,7 +28,7 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<C
       crashPoint(ctx, 'start:released');
       store.removeFifo(id);
       ctx.logger.debug(`start ${id}: init released`);
-      await runPoststart(record.config.hooks, record, record.pid);
+      await runPoststart(record.config.hooks, record, record.pid, ctx.caller);
     } catch (err) {
       // A failed startContainer or poststart hook stops the container (the
       // init exits by itself after the former); delete does the rest.

@@ -43,6 +43,27 @@ export interface SpawnResult {
   timings?: Array<[number, bigint]>;
 }
 
+/** A runtime hook to start as a child of the calling process (native/spawn/hook.h). */
+export interface HookCommand {
+  /** Absolute. */
+  path: string;
+  /** Non-empty: argv[0] first. */
+  argv: string[];
+  /** Exactly the hook's environment. */
+  env: string[];
+  /** The state JSON: the hook's stdin. */
+  state: Buffer;
+}
+
+export interface StartedHook {
+  /** Also its process group's id. */
+  pid: number;
+  /** A pidfd (CLOEXEC) the caller closes, or -1 (none from the kernel, or the hook is another process's child). */
+  pidfd: number;
+  /** Read end of the pipe that is the hook's stdout and stderr; the caller closes it. */
+  output: number;
+}
+
 export interface ExitStatus {
   /** Exit code when the process exited normally. */
   exitCode: number | null;
@@ -63,6 +84,12 @@ export interface NativeBinding {
    * { code: 'ENOENT', errno: -2, syscall: 'mount', path: '/proc', message }.
    */
   spawnContainer(opts: SpawnOptions): Promise<SpawnResult>;
+  /**
+   * Starts a runtime hook as our child: stdin the state, stdout and stderr one
+   * pipe, a process group of its own in our session. Throws a SystemError
+   * (syscall 'execve', path) when it cannot be executed; the child is reaped then.
+   */
+  startHook(path: string, argv: string[], env: string[], state: Buffer): StartedHook;
   /**
    * Calls back once when the process behind pidfd exits. If it is our child it
    * is reaped and its status reported; otherwise known=false. Keeps the event

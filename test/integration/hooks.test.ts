@@ -36,8 +36,11 @@ function processesWith(arg: string): string[] {
   });
 }
 
-describe.runIf(isRoot)('hooks', () => {
+// Through the daemon the front end starts the runtime's hooks; the Node CLI
+// (OCIRUN_ENGINE=off) starts them itself: the same errors either way.
+describe.runIf(isRoot).each(['engine', 'node'] as const)('hooks (%s)', (mode) => {
   let h: Harness;
+  const run = (args: string[]) => h.run(args, mode === 'node' ? { env: { OCIRUN_ENGINE: 'off' } } : {});
   let rootfs: string;
   let naps = 0;
   beforeAll(async () => {
@@ -86,18 +89,18 @@ describe.runIf(isRoot)('hooks', () => {
         poststop: [recorder('poststop', dir)],
       };
     });
-    expect(h.run(['create', '--bundle', b, id])).toMatchObject({ status: 0, stderr: '' });
-    const pid = JSON.parse(h.run(['state', id]).stdout).pid as number;
+    expect(run(['create', '--bundle', b, id])).toMatchObject({ status: 0, stderr: '' });
+    const pid = JSON.parse(run(['state', id]).stdout).pid as number;
     const host = [readlinkSync('/proc/self/ns/mnt'), readlinkSync('/proc/self/ns/pid')];
     const container = [readlinkSync(`/proc/${pid}/ns/mnt`), readlinkSync(`/proc/${pid}/ns/pid`)];
     expect(container[0]).not.toBe(host[0]);
     expect(order(dir)).toEqual([['prestart', ...host], ['createRuntime', ...host], ['createContainer', ...container]]);
 
-    expect(h.run(['start', id])).toMatchObject({ status: 0, stderr: '' });
+    expect(run(['start', id])).toMatchObject({ status: 0, stderr: '' });
     expect(order(dir).slice(3)).toEqual([['startContainer', ...container], ['poststart', ...host]]);
-    expect(h.run(['kill', id, 'KILL']).status).toBe(0);
-    await waitFor(() => JSON.parse(h.run(['state', id]).stdout).status === 'stopped');
-    expect(h.run(['delete', id])).toMatchObject({ status: 0, stderr: '' });
+    expect(run(['kill', id, 'KILL']).status).toBe(0);
+    await waitFor(() => JSON.parse(run(['state', id]).stdout).status === 'stopped');
+    expect(run(['delete', id])).toMatchObject({ status: 0, stderr: '' });
     expect(order(dir).map((l) => l[0])).toEqual(['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop']);
     expect(order(dir)[5]).toEqual(['poststop', ...host]);
 
@@ -118,7 +121,7 @@ describe.runIf(isRoot)('hooks', () => {
       args: ['sh', '-c', `echo "$0|$1|$FOO|\${HOME-no home}" > ${out}/${name}`, 'zero', 'one'],
       env: ['FOO=bar baz'],
     });
-    const r = h.run(['run', '--bundle', bundle(dir, (s) => {
+    const r = run(['run', '--bundle', bundle(dir, (s) => {
       s.hooks = { prestart: [probe('prestart', dir)], createContainer: [probe('createContainer', dir)], startContainer: [probe('startContainer', '/hooks')] };
     }), h.id()]);
     expect(r).toMatchObject({ status: 0, stderr: '' });
@@ -132,10 +135,10 @@ describe.runIf(isRoot)('hooks', () => {
     // A program only the host has.
     const hostOnly = join(dir, 'host-only');
     writeFileSync(hostOnly, `#!/bin/sh\ntouch ${dir}/ran\n`, { mode: 0o755 });
-    const created = h.run(['run', '--bundle', bundle(dir, (s) => { s.hooks = { createContainer: [{ path: hostOnly }] }; }), h.id()]);
+    const created = run(['run', '--bundle', bundle(dir, (s) => { s.hooks = { createContainer: [{ path: hostOnly }] }; }), h.id()]);
     expect(created).toMatchObject({ status: 0, stderr: '' });
     expect(existsSync(join(dir, 'ran'))).toBe(true);
-    const started = h.run(['run', '--bundle', bundle(dir, (s) => { s.hooks = { startContainer: [{ path: hostOnly }] }; }), h.id()]);
+    const started = run(['run', '--bundle', bundle(dir, (s) => { s.hooks = { startContainer: [{ path: hostOnly }] }; }), h.id()]);
     expect(started).toMatchObject({
       status: 1, stderr: `ocirun: startContainer hook #0 (${hostOnly}): exit status 127: exec ${hostOnly}: No such file or directory\n`,
     });
@@ -143,7 +146,7 @@ describe.runIf(isRoot)('hooks', () => {
 
   it('runs createContainer hooks as the root of a new user namespace', () => {
     const dir = outDir();
-    const r = h.run(['run', '--bundle', bundle(dir, (s) => {
+    const r = run(['run', '--bundle', bundle(dir, (s) => {
       s.linux!.namespaces!.push({ type: 'user' });
       s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
       s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
@@ -161,7 +164,7 @@ describe.runIf(isRoot)('hooks', () => {
     const id = h.id();
     // The shell's child too: the whole process group goes.
     const b = bundle(dir, (s) => { s.hooks = { [kind]: [sh(`sleep ${sleep}; true`, { timeout: 1 })], poststop: [recorder('poststop', dir)] }; });
-    const r = h.run(['create', '--bundle', b, id]);
+    const r = run(['create', '--bundle', b, id]);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`ocirun: ${kind} hook #0 (/bin/sh): timed out after 1s\n`);
     // Dying takes a moment after SIGKILL.
@@ -176,15 +179,37 @@ describe.runIf(isRoot)('hooks', () => {
     const b = bundle(dir, (s) => {
       s.hooks = { prestart: [sh('echo no network for you >&2; exit 2')], createRuntime: [recorder('createRuntime', dir)], createContainer: [recorder('createContainer', dir)] };
     });
-    const r = h.run(['create', '--bundle', b, h.id()]);
+    const r = run(['create', '--bundle', b, h.id()]);
     expect(r).toMatchObject({ status: 1, stderr: 'ocirun: prestart hook #0 (/bin/sh): exit status 2: no network for you\n' });
     expect(existsSync(join(dir, 'order'))).toBe(false);
+  });
+
+  it('fails create on a prestart hook that cannot be executed, and leaves nothing', () => {
+    const id = h.id();
+    const r = run(['create', '--bundle', bundle(outDir(), (s) => { s.hooks = { prestart: [{ path: '/no/such/hook' }] }; }), id]);
+    expect(r).toMatchObject({ status: 1, stderr: 'ocirun: prestart hook #0 (/no/such/hook): cannot execute: ENOENT\n' });
+    expect(existsSync(join(h.root, id))).toBe(false);
+  });
+
+  it('kills a poststart hook at its timeout, and the container with it', async () => {
+    const dir = outDir();
+    const sleep = nap();
+    const id = h.id();
+    expect(run(['create', '--bundle', bundle(dir, (s) => {
+      s.process!.args = ['sleep', '30'];
+      s.hooks = { poststart: [sh(`sleep ${sleep}; true`, { timeout: 1 })] };
+    }), id]).status).toBe(0);
+    const pid = JSON.parse(run(['state', id]).stdout).pid;
+    expect(run(['start', id])).toMatchObject({ status: 1, stderr: 'ocirun: poststart hook #0 (/bin/sh): timed out after 1s\n' });
+    await waitFor(() => processesWith(sleep).length === 0, 5000);
+    expect(alive(pid)).toBe(false);
+    expect(run(['delete', id]).status).toBe(0);
   });
 
   it('fails create on a failing createContainer hook, with its output', () => {
     const dir = outDir();
     const b = bundle(dir, (s) => { s.hooks = { prestart: [recorder('prestart', dir)], createContainer: [sh('echo oops; exit 3')] }; });
-    const r = h.run(['create', '--bundle', b, h.id()]);
+    const r = run(['create', '--bundle', b, h.id()]);
     expect(r).toMatchObject({ status: 1, stderr: 'ocirun: createContainer hook #0 (/bin/sh): exit status 3: oops\n' });
     expect(order(dir).map((l) => l[0])).toEqual(['prestart']);
   });
@@ -196,36 +221,36 @@ describe.runIf(isRoot)('hooks', () => {
       s.process!.args = ['sh', '-c', 'echo ran > /hooks/ran'];
       s.hooks = { startContainer: [sh('echo not today; exit 4')] };
     });
-    expect(h.run(['create', '--bundle', b, id]).status).toBe(0);
-    const pid = JSON.parse(h.run(['state', id]).stdout).pid;
-    expect(h.run(['start', id])).toMatchObject({ status: 1, stderr: 'ocirun: startContainer hook #0 (/bin/sh): exit status 4: not today\n' });
-    expect(JSON.parse(h.run(['state', id]).stdout)).toMatchObject({ status: 'stopped', pid: 0 });
+    expect(run(['create', '--bundle', b, id]).status).toBe(0);
+    const pid = JSON.parse(run(['state', id]).stdout).pid;
+    expect(run(['start', id])).toMatchObject({ status: 1, stderr: 'ocirun: startContainer hook #0 (/bin/sh): exit status 4: not today\n' });
+    expect(JSON.parse(run(['state', id]).stdout)).toMatchObject({ status: 'stopped', pid: 0 });
     expect(alive(pid)).toBe(false);
     expect(existsSync(join(dir, 'ran'))).toBe(false);
-    expect(h.run(['delete', id])).toMatchObject({ status: 0, stderr: '' });
+    expect(run(['delete', id])).toMatchObject({ status: 0, stderr: '' });
   });
 
   it('kills the container and fails start when a poststart hook fails', () => {
     const dir = outDir();
     const id = h.id();
-    expect(h.run(['create', '--bundle', bundle(dir, (s) => {
+    expect(run(['create', '--bundle', bundle(dir, (s) => {
       s.process!.args = ['sleep', '30'];
       s.hooks = { poststart: [{ path: '/bin/false' }] };
     }), id]).status).toBe(0);
-    const pid = JSON.parse(h.run(['state', id]).stdout).pid;
-    expect(h.run(['start', id])).toMatchObject({ status: 1, stderr: 'ocirun: poststart hook #0 (/bin/false): exit status 1\n' });
-    expect(JSON.parse(h.run(['state', id]).stdout)).toMatchObject({ status: 'stopped', pid: 0 });
+    const pid = JSON.parse(run(['state', id]).stdout).pid;
+    expect(run(['start', id])).toMatchObject({ status: 1, stderr: 'ocirun: poststart hook #0 (/bin/false): exit status 1\n' });
+    expect(JSON.parse(run(['state', id]).stdout)).toMatchObject({ status: 'stopped', pid: 0 });
     expect(alive(pid)).toBe(false);
-    expect(h.run(['delete', id]).status).toBe(0);
+    expect(run(['delete', id]).status).toBe(0);
   });
 
   it('only warns when a poststop hook fails, runs the rest, and deletes', () => {
     const dir = outDir();
     const id = h.id();
-    expect(h.run(['create', '--bundle', bundle(dir, (s) => {
+    expect(run(['create', '--bundle', bundle(dir, (s) => {
       s.hooks = { poststop: [{ path: '/bin/false' }, recorder('poststop', dir)] };
     }), id]).status).toBe(0);
-    const r = h.run(['delete', id]);
+    const r = run(['delete', id]);
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/level=warning msg="poststop hook #0 \(\/bin\/false\): exit status 1"/);
     expect(json(dir, 'poststop')).toMatchObject({ id, status: 'stopped' });
