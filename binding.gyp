@@ -68,7 +68,8 @@
         "native/init/cgroup.cc",
         "native/init/plan_json.cc",
         "native/init/plan_schema.cc",
-        "native/init/usermaps.cc"
+        "native/init/usermaps.cc",
+        "native/init/network.cc"
       ],
       "include_dirs": ["native"],
       "defines": ["_GNU_SOURCE"],

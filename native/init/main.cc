@@ -60,6 +60,7 @@ void check(bool ok) {
     check(fail(errno, "sethostname", "", "set hostname"));
   if (plan.has_domainname && setdomainname(plan.domainname.data(), plan.domainname.size()) < 0)
     check(fail(errno, "setdomainname", "", "set domainname"));
+  check(bring_up_loopback(plan));
 
   // While /proc is still the runtime's: the listener is told our pid there.
   check(note_seccomp_pid(plan.process));

@@ -26,6 +26,9 @@ bool become_userns_root();
 // setgroups(2) is denied in our user namespace (/proc/self/setgroups).
 bool setgroups_denied();
 
+// network.cc: in the init, in its new network namespace (if any).
+bool bring_up_loopback(const Plan& plan);
+
 // pivot.cc
 bool prepare_root(const Plan& plan, int* rootfd);
 bool pivot(const Plan& plan, int rootfd);

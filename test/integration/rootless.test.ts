@@ -192,8 +192,8 @@ describe.runIf(isRoot && RUNC && haveUidmap)('rootless, as an unprivileged user'
     const b = bundle(sh([
       'hostname', 'touch /x 2>/dev/null || echo ro-rootfs', 'wc -c < /proc/keys', 'ls /proc/acpi 2>/dev/null | wc -l',
       'touch /sys/x 2>/dev/null || echo ro-sys', 'test -c /dev/null && echo > /dev/null && echo dev-null',
-      // Only loopback (runc brings it up, ocirun leaves that to the container: not compared).
-      "ip -o link | cut -d' ' -f2", "grep -E ' /(proc|dev/pts|sys) ' /proc/mounts | cut -d' ' -f2,3",
+      // Only loopback, and up (IFF_UP | IFF_LOOPBACK), as runc brings it up.
+      "ip -o link | cut -d' ' -f2", 'cat /sys/class/net/lo/flags', "grep -E ' /(proc|dev/pts|sys) ' /proc/mounts | cut -d' ' -f2,3",
     ].join('; ')), (s) => {
       s.hostname = 'rootless-host';
       // runc's spec --rootless shares the host's network; a new one has only loopback.
@@ -201,7 +201,7 @@ describe.runIf(isRoot && RUNC && haveUidmap)('rootless, as an unprivileged user'
     });
     const [o, r] = both((rt, id) => run(rt, ['run', '--bundle', b, id]));
     expect(o).toEqual(r);
-    expect(o.stdout).toBe('rootless-host\nro-rootfs\n0\n0\nro-sys\ndev-null\nlo:\n/proc proc\n/dev/pts devpts\n/sys sysfs\n');
+    expect(o.stdout).toBe('rootless-host\nro-rootfs\n0\n0\nro-sys\ndev-null\nlo:\n0x9\n/proc proc\n/dev/pts devpts\n/sys sysfs\n');
     expectClean();
   });
 
