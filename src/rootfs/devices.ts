@@ -1,5 +1,6 @@
 // The devices and /dev links every Linux container gets (runtime-spec
 // runtime-linux.md), plus the config's linux.devices.
+import { existsSync } from 'node:fs';
 import type { DevicePlan, SymlinkPlan } from '../native/plan-schema.js';
 import type { LinuxDevice } from '../oci/types.js';
 
@@ -59,13 +60,21 @@ export function planDevices(devices: readonly LinuxDevice[] | undefined, inUserN
 }
 
 const PTMX = '/dev/ptmx';
+let kcore: boolean | undefined;
+const hostKcore = (): boolean => (kcore ??= existsSync('/proc/kcore'));
 
-export function defaultDevSymlinks(): SymlinkPlan[] {
+/**
+ * runc's setupDevSymlinks (and ptmx), with /dev/core only where the host's
+ * kernel has /proc/kcore (CONFIG_PROC_KCORE): a link to nothing otherwise.
+ * Looked at once per process.
+ */
+export function defaultDevSymlinks(hostHasKcore = hostKcore()): SymlinkPlan[] {
   return [
     { path: '/dev/fd', target: '/proc/self/fd' },
     { path: '/dev/stdin', target: '/proc/self/fd/0' },
     { path: '/dev/stdout', target: '/proc/self/fd/1' },
     { path: '/dev/stderr', target: '/proc/self/fd/2' },
+    ...(hostHasKcore ? [{ path: '/dev/core', target: '/proc/kcore' }] : []),
     { path: PTMX, target: 'pts/ptmx' },
   ];
 }

@@ -1,6 +1,7 @@
 // linux.devices and the mount extensions (idmap, ridmap, tmpcopyup): what the
 // validator refuses and what the planner hands the helper (no root needed).
 import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
 import { validateSpec } from '../../src/config/validate.js';
 import { formatProblem } from '../../src/errors.js';
 import { defaultDevSymlinks, planDevices } from '../../src/rootfs/devices.js';
@@ -48,6 +49,12 @@ describe('linux.devices', () => {
     expect(plan.map((d) => d.path)).not.toContain('/dev/ptmx');
     expect(plan.map((d) => d.path)).toContain('/dev/fuse');
     expect(defaultDevSymlinks()).toContainEqual({ path: '/dev/ptmx', target: 'pts/ptmx' });
+  });
+
+  it('links /dev/core to /proc/kcore only where the host kernel has one (runc)', () => {
+    expect(defaultDevSymlinks(true)).toContainEqual({ path: '/dev/core', target: '/proc/kcore' });
+    expect(defaultDevSymlinks(false).map((l) => l.path)).toEqual(['/dev/fd', '/dev/stdin', '/dev/stdout', '/dev/stderr', '/dev/ptmx']);
+    expect(defaultDevSymlinks().some((l) => l.path === '/dev/core')).toBe(existsSync('/proc/kcore'));
   });
 
   it('binds device nodes in a user namespace, but still makes fifos', () => {
