@@ -74,7 +74,14 @@ export function checkHost(spec: Spec, bundle: string, r: Report, callerPid?: num
     const kind = kindOf(path);
     if (kind === 'missing') r.error('root.path', `${JSON.stringify(path)} does not exist`);
     else if (kind !== 'dir') r.error('root.path', `${JSON.stringify(path)} is not a directory`);
-    else rootfs = realpathSync(path);
+    else {
+      // runc's validator refuses a rootfs reached through a symlink ("not an
+      // absolute path, or a symlink"): what was checked is then not
+      // necessarily what gets mounted, if the link changes in between.
+      const real = realpathSync(path);
+      if (real !== path) r.error('root.path', `${JSON.stringify(path)} goes through a symlink (to ${JSON.stringify(real)}); give the real path`);
+      else rootfs = real;
+    }
   }
 
   const joined = new Map<NamespaceType, { at: string; path: string }>();

@@ -114,6 +114,17 @@ describe('loadBundle', () => {
     expect(err.message).toBe(`root.path: "${join(dir, 'rootfs')}" is not a directory`);
   });
 
+  it('refuses a root.path reached through a symlink, as runc does', async () => {
+    mkdirSync(join(dir, 'real'));
+    symlinkSync('real', join(dir, 'rootfs'));
+    const err = await failure(loadBundle(bundle(config(), { rootfs: false })));
+    expect(err.message).toBe(`root.path: "${join(dir, 'rootfs')}" goes through a symlink (to "${join(dir, 'real')}"); give the real path`);
+    // A symlink on the way (a parent directory) counts too.
+    mkdirSync(join(dir, 'real', 'fs'));
+    const err2 = await failure(loadBundle(bundle(config({ root: { path: join(dir, 'rootfs', 'fs') } }), { rootfs: false })));
+    expect(err2.problems).toEqual([{ path: 'root.path', message: `"${join(dir, 'rootfs', 'fs')}" goes through a symlink (to "${join(dir, 'real', 'fs')}"); give the real path` }]);
+  });
+
   it('throws every validation problem at once', async () => {
     const cfg = config();
     cfg.process.args = [];
