@@ -9,7 +9,7 @@ import { closeSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import type { RuntimeContext } from '../context.js';
-import { ConfigError, OciError } from '../errors.js';
+import { ConfigError, OciError, formatProblem } from '../errors.js';
 import { crashPoint } from '../faults.js';
 import { MAX_CONFIG_BYTES, READ_ANY_FILE } from '../config/load.js';
 import { validateSpec } from '../config/validate.js';
@@ -20,7 +20,7 @@ import { NAMESPACES } from '../oci/tables.js';
 import type { Process, Spec } from '../oci/types.js';
 import { planProcess } from '../process/process-plan.js';
 import { usesHostMountNamespace } from '../rootfs/host-mounts.js';
-import { heldCapabilities } from '../process/host-checks.js';
+import { heldCapabilities, missingCapabilities, notHeldMessage } from '../process/host-checks.js';
 import { deriveStatus } from '../state/status.js';
 import { writeFileAtomic, type ContainerRecord } from '../state/store.js';
 import { ProcessIo, sendPidfd, type ProcessIoOptions } from '../io/process-io.js';
@@ -144,6 +144,11 @@ function validated(config: Spec, p: Process): Process {
 
 function buildExecPlan(ctx: RuntimeContext, record: ContainerRecord, p: Process, targetFd: number): ExecPlan {
   const config: Spec = { ...record.config, process: p };
+  const held = heldCapabilities(undefined, (config.linux?.namespaces ?? []).some((ns) => ns.type === 'user'), ctx.caller.pid);
+  // Once per container: what the config asked for and did not get was said at create.
+  const warned = new Set(missingCapabilities(record.config.process?.capabilities, held));
+  const missing = missingCapabilities(p.capabilities, held).filter((c) => !warned.has(c));
+  if (missing.length > 0) ctx.logger.warn(formatProblem({ path: 'process.capabilities', message: notHeldMessage(missing) }));
   // The create planner decides the container-wide parts (seccomp, personality) exactly as for the init.
   const full = buildInitPlan(config, {
     id: record.id, bundle: record.bundle, rootfs: record.rootfs, stateDir: ctx.store.dir(record.id), noPivot: false, debug: ctx.debug,
@@ -153,7 +158,7 @@ function buildExecPlan(ctx: RuntimeContext, record: ContainerRecord, p: Process,
     namespaces: (config.linux?.namespaces ?? []).map((ns) => ({
       type: NAMESPACES[ns.type], path: `/proc/${record.pid}/ns/${NS_FILES[ns.type]}`,
     })),
-    process: { ...full.process, ...planProcess(p, 'exec', heldCapabilities(undefined, (config.linux?.namespaces ?? []).some((ns) => ns.type === 'user'), ctx.caller.pid)) },
+    process: { ...full.process, ...planProcess(p, 'exec', held) },
     debug: ctx.debug,
     targetFd,
     cgroupProcs: execCgroupProcs(record.pid, ctx.caller.pid),

@@ -6,7 +6,7 @@
 // a host without SELinux is ignored, since there is no policy it could escape.
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import type { Spec } from '../oci/types.js';
+import type { LinuxCapabilities, Spec } from '../oci/types.js';
 import { CAPABILITIES, CAPABILITY_SETS, SECCOMP_FLAG_VALUES } from '../oci/tables.js';
 import { type Report, index } from '../config/report.js';
 import { kernelVersion, supportedSeccompFlags } from '../seccomp/features.js';
@@ -86,13 +86,18 @@ export function checkProcessHost(spec: Spec, r: Report, given: Partial<Host> = {
   const caps = spec.process?.capabilities;
   if (caps && r.ok('process.capabilities')) {
     const userns = (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'user');
-    const have = (host.capabilities ?? heldCapabilities)(undefined, userns);
-    const missing = new Set(CAPABILITY_SETS.flatMap((set) => caps[set] ?? []).filter((name) => {
-      const bit = CAPABILITIES.get(name);
-      return bit !== undefined && !(have & (1n << BigInt(bit)));
-    }));
-    if (missing.size > 0) {
-      r.warn('process.capabilities', `${[...missing].join(', ')} not held by the runtime: dropped from every set`);
-    }
+    const missing = missingCapabilities(caps, (host.capabilities ?? heldCapabilities)(undefined, userns));
+    if (missing.length > 0) r.warn('process.capabilities', notHeldMessage(missing));
   }
 }
+
+/** The capabilities named in any set of `caps` that `have` lacks, each once. */
+export function missingCapabilities(caps: LinuxCapabilities | undefined, have: bigint): string[] {
+  return [...new Set(CAPABILITY_SETS.flatMap((set) => caps?.[set] ?? []).filter((name) => {
+    const bit = CAPABILITIES.get(name);
+    return bit !== undefined && !(have & (1n << BigInt(bit)));
+  }))];
+}
+
+/** The warning for them (at process.capabilities), the same for create and exec. */
+export const notHeldMessage = (missing: readonly string[]): string => `${missing.join(', ')} not held by the runtime: dropped from every set`;
