@@ -16,6 +16,8 @@ export type OciErrorCode =
   | 'ERR_NOT_SUPPORTED'
   | 'ERR_INVALID_ARGUMENT'
   | 'ERR_HOOK_FAILED'
+  /** A signal (SIGTERM, SIGINT) ended the command before it was done; exit status 128+N. */
+  | 'ERR_INTERRUPTED'
   | 'ERR_STATE_CORRUPT'
   /** exec could not start its process (runc exits 255 for this). */
   | 'ERR_EXEC_FAILED'

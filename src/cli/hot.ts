@@ -7,6 +7,9 @@ import { containerState } from '../lifecycle/query.js';
 /** Signals `run` passes on to the container while it waits. */
 export const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
 
+/** Signals that make `run` give up while its container is still being created. */
+const INTERRUPTS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
 export interface CreateFlags { bundle: string; pidFile?: string; noPivot: boolean }
 export interface RunFlags extends CreateFlags { detach: boolean; keep: boolean }
 /** The process I/O options create and run take (exec-command.ts: createIoOptions). */
@@ -28,5 +31,6 @@ export async function runCommand(ctx: RuntimeContext, id: string, f: RunFlags, i
   return runContainer(ctx, id, {
     bundle: f.bundle, pidFile: f.pidFile, noPivot: f.noPivot, detach: f.detach, keep: f.keep, ...io,
     forwardSignals: f.detach ? [] : FORWARDED,
+    interruptSignals: INTERRUPTS,
   });
 }

@@ -38,12 +38,13 @@ export function planInitHooks(hooks: Hooks | undefined, src: StateSource): InitH
 export class RuntimeHookGate {
   private running?: Promise<void>;
 
-  constructor(private readonly hooks: Hooks, private readonly src: StateSource, private readonly caller?: Caller) {}
+  /** `signal` aborts the hooks (their groups are killed) and so the create. */
+  constructor(private readonly hooks: Hooks, private readonly src: StateSource, private readonly caller?: Caller, private readonly signal?: AbortSignal) {}
 
   /** Undefined when there is nothing to run, so the helper is not asked to pause. */
-  static for(hooks: Hooks | undefined, src: StateSource, caller?: Caller): RuntimeHookGate | undefined {
+  static for(hooks: Hooks | undefined, src: StateSource, caller?: Caller, signal?: AbortSignal): RuntimeHookGate | undefined {
     if ((hooks?.prestart?.length ?? 0) + (hooks?.createRuntime?.length ?? 0) === 0) return undefined;
-    return new RuntimeHookGate(hooks!, src, caller);
+    return new RuntimeHookGate(hooks!, src, caller, signal);
   }
 
   readonly onHooks = (pid: number, fd: number): void => {
@@ -51,8 +52,8 @@ export class RuntimeHookGate {
     this.running = (async () => {
       let answer = 'a';
       try {
-        await runHooks('prestart', this.hooks.prestart, state, this.caller);
-        await runHooks('createRuntime', this.hooks.createRuntime, state, this.caller);
+        await runHooks('prestart', this.hooks.prestart, state, this.caller, this.signal);
+        await runHooks('createRuntime', this.hooks.createRuntime, state, this.caller, this.signal);
         answer = 'h';
       } finally {
         try {

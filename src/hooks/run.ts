@@ -54,8 +54,13 @@ function describeExit(s: ExitStatus): string | undefined {
   return 'exit status unknown';
 }
 
-/** Runs one hook to completion; rejects with a HookError when it fails or times out. */
-export async function runHook(kind: HookName, index: number, hook: Hook, state: HookState, caller: Caller = localCaller()): Promise<void> {
+/**
+ * Runs one hook to completion; rejects with a HookError when it fails or
+ * times out, or when `abort` fires (its group is killed).
+ */
+export async function runHook(
+  kind: HookName, index: number, hook: Hook, state: HookState, caller: Caller = localCaller(), abort?: AbortSignal,
+): Promise<void> {
   const argv = hook.args && hook.args.length > 0 ? hook.args : [hook.path];
   let started: StartedHook;
   try {
@@ -75,6 +80,10 @@ export async function runHook(kind: HookName, index: number, hook: Hook, state: 
   let timedOut = false;
   // The whole group: a shell hook's children would otherwise outlive it.
   const timer = hook.timeout === undefined ? undefined : setTimeout(() => { timedOut = true; killGroup(pid); }, hook.timeout * 1000);
+  let interrupted = false;
+  const interrupt = (): void => { interrupted = true; killGroup(pid); };
+  if (abort?.aborted) interrupt();
+  else abort?.addEventListener('abort', interrupt, { once: true });
   let status: ExitStatus;
   try {
     status = await caller.waitExit(pid, pidfd);
@@ -84,19 +93,22 @@ export async function runHook(kind: HookName, index: number, hook: Hook, state: 
     throw err;
   } finally {
     clearTimeout(timer);
+    abort?.removeEventListener('abort', interrupt);
     if (pidfd >= 0) closeSync(pidfd);
   }
   let drain: NodeJS.Timeout | undefined;
   await Promise.race([closed, new Promise((r) => { drain = setTimeout(r, DRAIN_MS); })]);
   clearTimeout(drain);
   out.destroy();
-  const what = timedOut ? `timed out after ${hook.timeout}s` : describeExit(status);
+  const what = timedOut ? `timed out after ${hook.timeout}s` : interrupted ? `interrupted by ${String(abort?.reason)}` : describeExit(status);
   if (what !== undefined) throw new HookError(kind, index, hook.path, what, output);
 }
 
 /** The hooks of one kind, in order; the first failure stops the rest. */
-export async function runHooks(kind: HookName, hooks: readonly Hook[] | undefined, state: HookState, caller?: Caller): Promise<void> {
-  for (const [i, hook] of (hooks ?? []).entries()) await runHook(kind, i, hook, state, caller);
+export async function runHooks(
+  kind: HookName, hooks: readonly Hook[] | undefined, state: HookState, caller?: Caller, abort?: AbortSignal,
+): Promise<void> {
+  for (const [i, hook] of (hooks ?? []).entries()) await runHook(kind, i, hook, state, caller, abort);
 }
 
 /** poststop: a failure is a warning and the remaining hooks still run (runtime-spec config.md). */

@@ -2,9 +2,11 @@
 // build the container. Any failure after the claim undoes all of it, so a
 // failed create leaves no state dir, process or mount behind.
 import { closeSync, writeSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { resolve } from 'node:path';
 import type { RuntimeContext } from '../context.js';
 import { loadBundle } from '../config/load.js';
+import { OciError } from '../errors.js';
 import { encodePlan } from '../native/plan-encode.js';
 import { helperPath } from '../native/binding.js';
 import { buildInitPlan } from './init-plan.js';
@@ -35,6 +37,19 @@ export interface CreateOptions extends ProcessIoOptions {
   config?: Spec;
   /** Return where the time went, phase by phase (Created.timings). */
   timing?: boolean;
+  /**
+   * Gives up when aborted (its reason a signal name: run's SIGTERM or
+   * SIGINT): runtime hooks are killed, and the create fails as any failed
+   * create does, leaving nothing behind, with an interrupted() error.
+   */
+  signal?: AbortSignal;
+}
+
+/** Why a create given up on `signal` failed: exit status 128+N, as if killed by it. */
+export function interrupted(signal: AbortSignal): OciError {
+  const name = String(signal.reason);
+  const signo = (osConstants.signals as Record<string, number>)[name] ?? 0;
+  return new OciError('ERR_INTERRUPTED', `interrupted by ${name} before the container was created`, { exitCode: 128 + signo });
 }
 
 export interface Created {
@@ -58,6 +73,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   const { spec, bundle, rootfs, warnings } = await loadBundle(resolve(ctx.caller.cwd, opts.bundle), { config: opts.config, callerPid: ctx.caller.pid });
   timer?.mark('config.loaded');
   for (const w of warnings) ctx.logger.warn(w);
+  if (opts.signal?.aborted) throw interrupted(opts.signal);
   const { store } = ctx;
   const stateDir = store.dir(id);
   const cgroup = planContainerCgroup(ctx, spec, id);
@@ -71,7 +87,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   io.applyTo(plan);
   const hookSource = { ociVersion: OCI_VERSION, id, bundle, annotations: spec.annotations };
   plan.hooks = planInitHooks(spec.hooks, hookSource);
-  const gate = RuntimeHookGate.for(spec.hooks, hookSource, ctx.caller);
+  const gate = RuntimeHookGate.for(spec.hooks, hookSource, ctx.caller, opts.signal);
   timer?.mark('plan.built');
   const planBytes = encodePlan(plan);
   timer?.mark('plan.encoded');
@@ -113,6 +129,8 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
         throw (await gate?.failure()) ?? err;
       }
       ({ pidfd, controlFd } = spawned);
+      // Nothing to hold the signal for: the container is not recorded yet, and will not be.
+      if (opts.signal?.aborted) throw interrupted(opts.signal);
       timer?.add(spawned.timings);
       crashPoint(ctx, 'create:spawned');
       for (const w of spawned.warnings) ctx.logger.warn(w);
@@ -143,7 +161,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     store.remove(id);
     // Torn down as if deleted, so poststop hooks run too (as runc's destroy does).
     await runPoststop(spec.hooks, hookSource, (m) => ctx.logger.warn(m), ctx.caller);
-    throw err;
+    throw opts.signal?.aborted ? interrupted(opts.signal) : err;
   } finally {
     io.close();
   }

@@ -2,7 +2,7 @@
 // forwarding the signals the caller receives, and delete it unless --keep.
 import { closeSync } from 'node:fs';
 import type { RuntimeContext } from '../context.js';
-import { createContainer, type CreateOptions } from './create.js';
+import { createContainer, type CreateOptions, type Created } from './create.js';
 import { deleteContainer } from './delete.js';
 import { exitCodeOf, SignalForwarder } from './process.js';
 import { startContainer } from './start.js';
@@ -13,6 +13,22 @@ export interface RunOptions extends CreateOptions {
   keep?: boolean;
   /** Signals delivered to this process that are passed on to the container's init. */
   forwardSignals?: NodeJS.Signals[];
+  /**
+   * Signals that, until the container is created, abort the run instead
+   * (createContainer's `signal`): there is no container yet to pass them to.
+   */
+  interruptSignals?: NodeJS.Signals[];
+}
+
+async function createInterruptibly(ctx: RuntimeContext, id: string, opts: RunOptions): Promise<Created> {
+  const abort = new AbortController();
+  const handlers = (opts.interruptSignals ?? []).map((sig): [NodeJS.Signals, () => void] => [sig, () => abort.abort(sig)]);
+  for (const [sig, h] of handlers) ctx.caller.signals.on(sig, h);
+  try {
+    return await createContainer(ctx, id, { ...opts, attached: !opts.detach, signal: abort.signal });
+  } finally {
+    for (const [sig, h] of handlers) ctx.caller.signals.off(sig, h);
+  }
 }
 
 /** Resolves with the container's exit code (128+N if killed by signal N); 0 when detached. */
@@ -23,7 +39,7 @@ export async function runContainer(ctx: RuntimeContext, id: string, opts: RunOpt
   let pidfd = -1;
   let tty: AttachedTerminal | undefined;
   try {
-    const created = await createContainer(ctx, id, { ...opts, attached: !opts.detach });
+    const created = await createInterruptibly(ctx, id, opts);
     pidfd = created.pidfd;
     // Attached to a terminal: our window size becomes the pty's, no SIGWINCH relay needed.
     tty = created.terminal === undefined ? undefined
