@@ -7,7 +7,8 @@
       "native/spawn/records.cc",
       "native/spawn/pidfd_of.cc",
       "native/spawn/spawn.cc",
-      "native/spawn/hook.cc"
+      "native/spawn/hook.cc",
+      "native/spawn/vfork.cc"
     ]
   },
   "targets": [

@@ -2,25 +2,17 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "common/protocol.h"
+#include "spawn/vfork.h"
 
 #ifndef SYS_close_range
 #define SYS_close_range 436
-#endif
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
 #endif
 
 namespace ocirun {
@@ -128,15 +120,7 @@ int CloseAllExcept(int from, int keep) {
 [[noreturn]] void ChildMain(const ChildSpec& spec) {
   int sock = spec.fds[3];
 
-  // Node ignores SIGPIPE and exec keeps ignored dispositions and the mask, so
-  // reset every signal explicitly (raw syscall: glibc hides 32/33 and refuses
-  // them). An all-zero kernel sigaction is SIG_DFL with no flags on every ABI.
-  unsigned long zero_action[8] = {};
-  constexpr long kSigsetSize = (_NSIG - 1) / 8;
-  for (int sig = 1; sig < _NSIG; sig++) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    Sys(SYS_rt_sigaction, sig, long(zero_action), 0, kSigsetSize);
-  }
+  ChildResetSignals();
 
   // Park every source on a CLOEXEC copy above all sources and targets first, so
   // that a source that is also someone's target (0 <-> 1, or an extra fd that
@@ -164,8 +148,7 @@ int CloseAllExcept(int from, int keep) {
   int r = CloseAllExcept(spec.nfds, int(mem));
   if (r < 0) ChildFail(sock, spec, "close_range", -r);
 
-  unsigned long empty_mask[2] = {};
-  Sys(SYS_rt_sigprocmask, SIG_SETMASK, long(empty_mask), 0, kSigsetSize);
+  ChildUnblockSignals();
   long e = Sys(SYS_execveat, mem, long(""), long(spec.argv), long(spec.envp), AT_EMPTY_PATH);
   ChildFail(sock, spec, "execveat", int(-e));
 }
@@ -182,48 +165,8 @@ bool StartHelper(int memfd, const std::vector<int>& fds, const std::string& help
   ChildSpec spec{fds.data(), scratch.data(), int(fds.size()), memfd,
                  helper_path.c_str(), helper_path.size(), kArgv, kEnvp};
 
-  // Block everything so no handler of Node's runs in the child before the
-  // child has reset the dispositions (the child inherits this mask).
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-
-  // vfork-style, as posix_spawn does: the child shares our memory (CLONE_VM)
-  // on a stack of its own while this thread waits for its exec (CLONE_VFORK).
-  // A plain fork would copy the page tables of all of Node's heap and make
-  // every page Node then writes fault once: measured ~2 ms of CPU per
-  // container, a quarter of the API's lifecycle (docs/performance.md).
-  // clone(), not clone3: seccomp profiles (Docker's default among them)
-  // answer ENOSYS for clone3.
-  constexpr size_t kGuard = 4096, kStack = 64 * 1024;
-  void* mem = mmap(nullptr, kGuard + kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (mem == MAP_FAILED) {
-    int e = errno;
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    *err = SysError::Errno(e, "mmap", {}, "starting the init helper");
-    return false;
-  }
-  mprotect(mem, kGuard, PROT_NONE);  // an overflow faults instead of writing over our heap
-  char* stack_top = static_cast<char*>(mem) + kGuard + kStack;
   auto entry = [](void* arg) -> int { ChildMain(*static_cast<const ChildSpec*>(arg)); };
-  int pidfd = -1;
-  long pid = clone(entry, stack_top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &spec, &pidfd);
-  // Kernels before 5.2 know no CLONE_PIDFD.
-  bool no_pidfd = pid < 0 && errno == EINVAL;
-  if (no_pidfd) pid = clone(entry, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, &spec);
-  int clone_errno = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  // The child has exec'd or exited by now: its stack is free.
-  munmap(mem, kGuard + kStack);
-
-  if (pid < 0) {
-    *err = SysError::Errno(clone_errno, "clone", {}, "starting the init helper");
-    return false;
-  }
-  if (no_pidfd) pidfd = int(syscall(SYS_pidfd_open, pid, 0));  // CLOEXEC by definition; -1 is tolerated
-  out->pid = pid_t(pid);
-  out->pidfd.reset(pidfd);
-  return true;
+  return CloneVfork(entry, &spec, &out->pid, &out->pidfd, "starting the init helper", err);
 }
 
 }  // namespace ocirun

@@ -1,10 +1,8 @@
 // StartHook (spawn/hook.h).
 #include "spawn/hook.h"
 
+#include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -12,9 +10,7 @@
 
 #include <utility>
 
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
+#include "spawn/vfork.h"
 
 namespace ocirun {
 namespace {
@@ -46,13 +42,7 @@ long Sys(long nr, long a = 0, long b = 0, long c = 0, long d = 0) {
 // Raw system calls only: this runs on the parent's memory until execve.
 int ChildMain(void* arg) {
   auto* c = static_cast<HookChild*>(arg);
-  // exec keeps ignored dispositions (Node ignores SIGPIPE) and the mask (the
-  // front end blocks what it forwards). All-zero is SIG_DFL with no flags.
-  unsigned long zero_action[8] = {};
-  constexpr long kSigsetSize = (_NSIG - 1) / 8;
-  for (int sig = 1; sig < _NSIG; sig++) {
-    if (sig != SIGKILL && sig != SIGSTOP) Sys(SYS_rt_sigaction, sig, long(zero_action), 0, kSigsetSize);
-  }
+  ChildResetSignals();
   long r = Sys(SYS_setpgid, 0, 0);
   if (r < 0) Fail(c, "setpgid", r);
   // Park both above 2 first: either may itself be 0, 1 or 2 in a process that closed its stdio.
@@ -66,8 +56,8 @@ int ChildMain(void* arg) {
   }
   r = Sys(SYS_close_range, 3, ~0U, 0);
   if (r < 0) Fail(c, "close_range", r);
-  unsigned long empty_mask[2] = {};
-  Sys(SYS_rt_sigprocmask, SIG_SETMASK, long(empty_mask), 0, kSigsetSize);
+  // The front end blocks what it forwards; the hook gets none of that.
+  ChildUnblockSignals();
   r = Sys(SYS_execve, long(c->path), long(c->argv), long(c->envp));
   Fail(c, "execve", r);
 }
@@ -110,43 +100,19 @@ bool StartHook(const HookCommand& cmd, HookProcess* out, SysError* err) {
   std::vector<char*> argv = CStrings(cmd.argv), envp = CStrings(cmd.env);
   HookChild child{in.get(), write_end.get(), cmd.path.c_str(), argv.data(), envp.data()};
 
-  // Nothing of ours may run in the child before it has reset the dispositions.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  constexpr size_t kGuard = 4096, kStack = 64 * 1024;
-  void* mem = mmap(nullptr, kGuard + kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (mem == MAP_FAILED) {
-    int e = errno;
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    *err = SysError::Errno(e, "mmap", {}, "starting the hook");
-    return false;
-  }
-  mprotect(mem, kGuard, PROT_NONE);
-  char* top = static_cast<char*>(mem) + kGuard + kStack;
-  int pidfd = -1;
   // CLONE_VFORK: we resume once the child has exec'd or exited, so its verdict is in `child`.
-  long pid = clone(ChildMain, top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &child, &pidfd);
-  bool no_pidfd = pid < 0 && errno == EINVAL;
-  if (no_pidfd) pid = clone(ChildMain, top, CLONE_VM | CLONE_VFORK | SIGCHLD, &child);
-  int clone_errno = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  munmap(mem, kGuard + kStack);
-  if (pid < 0) {
-    *err = SysError::Errno(clone_errno, "clone", {}, "starting the hook");
-    return false;
-  }
-  if (no_pidfd) pidfd = int(syscall(SYS_pidfd_open, pid, 0));
-  UniqueFd pidfd_owner(pidfd);
+  pid_t pid;
+  UniqueFd pidfd;
+  if (!CloneVfork(ChildMain, &child, &pid, &pidfd, "starting the hook", err)) return false;
   if (child.failed_errno != 0) {
     int status;
-    while (waitpid(pid_t(pid), &status, __WALL) < 0 && errno == EINTR) {
+    while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
     }
     *err = SysError::Errno(child.failed_errno, child.failed_call, cmd.path, "starting the hook");
     return false;
   }
-  out->pid = pid_t(pid);
-  out->pidfd = std::move(pidfd_owner);
+  out->pid = pid;
+  out->pidfd = std::move(pidfd);
   out->output = std::move(read_end);
   return true;
 }
