@@ -1,11 +1,12 @@
 // The runtime's hooks (prestart, createRuntime, poststart, poststop) run in
 // the world of the process that called the runtime, as runc's do: children
-// of the call, in its cgroup, session, rlimits, umask and credentials. Through
-// the front end that is not the daemon's world, so each call here runs from a
-// caller that differs from the daemon in each of these, and ocirun through the
-// daemon, ocirun in Node (OCIRUN_ENGINE=off) and runc must report the same.
+// of the call, in its cgroup, session and terminal, rlimits, umask and
+// credentials. Through the front end that is not the daemon's world, so each
+// call here runs from a caller that differs from the daemon in each of these,
+// and ocirun through the daemon, ocirun in Node (OCIRUN_ENGINE=off) and runc
+// must report the same.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Harness, isRoot, OCIRUN, RUNC, waitFor } from './harness.js';
@@ -15,13 +16,14 @@ import type { Hook } from '../../src/oci/types.js';
 const KINDS = ['prestart', 'createRuntime', 'poststart', 'poststop'] as const;
 type Mode = 'engine' | 'node' | 'runc';
 
-/** What a hook sees of its world, one key=value a line. $$ is the hook itself; /proc/$$/stat field 6 its session. */
+/** What a hook sees of its world, one key=value a line. $$ is the hook itself; /proc/$$/stat fields 6 and 7 its session and terminal. */
 const probe = (out: string): Hook => ({
   path: '/bin/sh',
   args: ['sh', '-c', [
     `exec > ${out}`,
     'echo ppid=$PPID',
     "echo sid=$(cut -d' ' -f6 /proc/$$/stat)",
+    "echo tty=$(cut -d' ' -f7 /proc/$$/stat)",
     'echo nofile=$(ulimit -n)',
     'echo core=$(ulimit -c)',
     'echo umask=$(umask)',
@@ -61,7 +63,7 @@ describe.runIf(isRoot && RUNC)("hooks run in the caller's world", () => {
 
   /**
    * One call from a caller that is unlike the daemon: a session of its own
-   * (setsid), its cgroup, soft limits of 777 files and 4321 core blocks, umask 027, supplementary group 4242
+   * with a controlling terminal (script(1)'s pty), its cgroup, soft limits of 777 files and 4321 core blocks, umask 027, supplementary group 4242
    * and no CAP_SYS_BOOT in its bounding set. It writes its pid first: the
    * runtime is exec'd, so that is the runtime's pid.
    */
@@ -69,6 +71,7 @@ describe.runIf(isRoot && RUNC)("hooks run in the caller's world", () => {
     const runtime = mode === 'runc' ? `${RUNC} --root ${h.root}-runc` : `${OCIRUN} --root ${h.root}`;
     return [
       `echo $$ > ${dir}/${mode}-${step}.caller`,
+      `cut -d' ' -f7 /proc/$$/stat > ${dir}/${mode}-${step}.tty`,
       ...cgroups.map((d) => `echo $$ > ${d}/cgroup.procs`),
       'ulimit -S -n 777',
       'ulimit -S -c 4321',
@@ -79,9 +82,12 @@ describe.runIf(isRoot && RUNC)("hooks run in the caller's world", () => {
 
   function call(mode: Mode, dir: string, step: string, args: string[]) {
     const env = { ...process.env, ...(mode === 'node' ? { OCIRUN_ENGINE: 'off' } : {}) };
-    const r = spawnSync('setsid', ['sh', '-c', callerScript(mode, dir, step, args)], { env, timeout: 30_000, stdio: 'ignore' });
-    const out = readFileSync(join(dir, `${mode}-${step}.out`), 'utf8');
-    return { status: r.status, out, caller: readFileSync(join(dir, `${mode}-${step}.caller`), 'utf8').trim() };
+    const file = join(dir, `${mode}-${step}.sh`);
+    writeFileSync(file, callerScript(mode, dir, step, args));
+    // script(1) makes the shell a session leader on a new pty; its own status is the shell's (-e).
+    const r = spawnSync('script', ['-qec', `exec sh ${file}`, '/dev/null'], { env, timeout: 30_000, stdio: 'ignore' });
+    const read = (ext: string) => readFileSync(join(dir, `${mode}-${step}.${ext}`), 'utf8').trim();
+    return { status: r.status, out: read('out'), caller: read('caller'), tty: read('tty') };
   }
 
   it.each(['engine', 'node', 'runc'] as const)('%s: children of the call, with its cgroup, session, limits, umask and credentials', (mode) => {
@@ -118,13 +124,15 @@ describe.runIf(isRoot && RUNC)("hooks run in the caller's world", () => {
     const hardNofile = /^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))![1];
     for (const [step, args, kinds] of steps) {
       const r = call(mode, dir, step, args);
-      expect(r, `${mode} ${step}`).toMatchObject({ status: 0, out: "" });
+      expect(r, `${mode} ${step}`).toMatchObject({ status: 0, out: '' });
+      expect(r.tty).not.toBe('0');
       for (const kind of kinds) {
         const seen = record(join(dir, `${mode}-${kind}.hook`));
         expect({ kind, ...seen }, `${mode} ${kind}`).toMatchObject({
           kind,
           ppid: r.caller,
           sid: r.caller,
+          tty: r.tty,
           nofile: mode === 'engine' ? '777' : hardNofile,
           core: '4321',
           umask: '0027',
@@ -137,17 +145,22 @@ describe.runIf(isRoot && RUNC)("hooks run in the caller's world", () => {
     }
   });
 
-  it('a daemon killed while a prestart hook runs fails the create, and the hook goes too', async () => {
+  // The front end waits at the createRuntime point for one (inside the
+  // spawn), in its main loop for the other: either way the call fails and
+  // the hook goes with the daemon.
+  it.each(['prestart', 'poststop'] as const)('a daemon killed while a %s hook runs fails the call, and the hook goes too', async (kind) => {
     const dir = mkdtempSync(join(h.work, 'killed-'));
     chmodSync(dir, 0o777);
-    const nap = `1000.${process.pid}9`;
+    const nap = `1000.${process.pid}${kind.length}`;
     const bundle = h.bundle((s) => {
-      s.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', `echo $$ > ${dir}/hook; exec sleep ${nap}`] }] };
+      s.hooks = { [kind]: [{ path: '/bin/sh', args: ['sh', '-c', `echo $$ > ${dir}/hook; exec sleep ${nap}`] }] };
     });
     const id = h.id('hk');
-    expect(h.run(['list']).status).toBe(0);
+    if (kind === 'poststop') expect(h.run(['create', '--bundle', bundle, id]).status).toBe(0);
+    else expect(h.run(['list']).status).toBe(0);
     const [daemon] = daemonPids(h.root);
-    const child = spawn(OCIRUN, ['--root', h.root, 'create', '--bundle', bundle, id], { cwd: h.work, stdio: ['ignore', 'ignore', 'pipe'] });
+    const args = kind === 'poststop' ? ['delete', '--force', id] : ['create', '--bundle', bundle, id];
+    const child = spawn(OCIRUN, ['--root', h.root, ...args], { cwd: h.work, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     const ended = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -159,8 +172,10 @@ describe.runIf(isRoot && RUNC)("hooks run in the caller's world", () => {
     expect(await ended).toBe(1);
     expect(stderr).toMatch(/^ocirun: the ocirun daemon went away/);
     await waitFor(() => !existsSync(`/proc/${hook}`), 5000);
-    // What the daemon had claimed is a stopped container: delete --force clears it (afterEach checks).
+    // A create the daemon had claimed is a stopped container (delete --force
+    // clears it: afterEach); a delete had removed it before poststop.
     const state = h.run(['state', id]);
-    if (state.status === 0) expect(JSON.parse(state.stdout).status).toBe('stopped');
+    if (kind === 'poststop') expect(state.stderr).toMatch(/does not exist/);
+    else if (state.status === 0) expect(JSON.parse(state.stdout).status).toBe('stopped');
   });
 });
