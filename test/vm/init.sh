@@ -11,8 +11,14 @@
 # "ocirun.stderr"; report "start <uptime>" and "exit <status>" on "ocirun.ctl";
 # power off.
 #
+# With ocirun.systemd=1, stage 2 instead writes a few units into the overlay's
+# /etc and execs /lib/systemd/systemd as PID 1 (systemd.unit=ocirun-vm.target
+# on the command line). It starts only the system D-Bus and
+# ocirun-vm-job.service, which runs `init sdjob`: the same job, ports,
+# start/exit lines and power-off, in a delegated cgroup.
+#
 # Kernel command line: ocirun.fs=virtiofs|9p ocirun.mods=base,mmio,virtiofs
-# ocirun.job=/host/path/job.sh [ocirun.debug=1]
+# ocirun.job=/host/path/job.sh [ocirun.debug=1] [ocirun.systemd=1]
 
 BB=/bin/busybox
 export PATH=/bin
@@ -63,6 +69,7 @@ stage1() {
 
   fs=$(cmdline_arg ocirun.fs) || die "no ocirun.fs= on the kernel command line"
   job=$(cmdline_arg ocirun.job) || die "no ocirun.job= on the kernel command line"
+  SYSTEMD=$(cmdline_arg ocirun.systemd || true)
   mods=$(cmdline_arg ocirun.mods) || mods=base,mmio,$fs
   for g in $(echo "$mods" | tr , ' '); do
     [ -r /etc/ocirun-vm/modules.$g ] || die "unknown module group $g"
@@ -100,6 +107,7 @@ stage1() {
   cp "/host-ro$job" $R/run/ocirun-vm/job.sh || die "cannot read the job $job"
   echo "$CTL" >$R/run/ocirun-vm/ctl
   echo "$DEBUG" >$R/run/ocirun-vm/debug
+  echo "$SYSTEMD" >$R/run/ocirun-vm/systemd
   exec switch_root $R /run/ocirun-vm/busybox sh /run/ocirun-vm/init stage2
   die "switch_root failed"
 }
@@ -130,6 +138,14 @@ stage2() {
   mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
   mount -t bpf -o mode=0700 bpf /sys/fs/bpf 2>/dev/null
 
+  if [ "$($BB cat /run/ocirun-vm/systemd)" = 1 ]; then
+    systemd_setup
+    set +x
+    # systemd mounts cgroup2 itself (pure v2: systemd.unified_cgroup_hierarchy=1).
+    exec /lib/systemd/systemd
+    die "cannot exec /lib/systemd/systemd"
+  fi
+
   # Pure cgroup v2, every controller enabled for the children of the root
   # (systemd's mount options).
   mount -t cgroup2 -o nosuid,nodev,noexec,nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup ||
@@ -141,6 +157,13 @@ stage2() {
   hostname ocirun-vm
   ip link set lo up 2>/dev/null
 
+  run_job
+}
+
+# The job, with stdout/stderr on the virtio ports and "start"/"exit" on the
+# ctl port, then power-off. Plain mode: in PID 1 (stage 2); under systemd: in
+# ocirun-vm-job.service (`init sdjob`).
+run_job() {
   [ -c "$CTL" ] || die "lost the control port"
   out=$(find_port ocirun.stdout) || die "no virtio port ocirun.stdout"
   err=$(find_port ocirun.stderr) || die "no virtio port ocirun.stderr"
@@ -164,7 +187,67 @@ stage2() {
   $BB sleep 5
 }
 
+# Stage 2 under systemd: the configuration, in the overlay's /etc (it outranks
+# /run and /lib, and is discarded at power-off).
+systemd_setup() {
+  sd=/etc/systemd
+  mkdir -p $sd/system/dbus.service.d $sd/system/dbus.socket.d $sd/system.conf.d \
+    $sd/system-generators $sd/system-environment-generators
+  # Generators would read the host's fstab, GPT partitions, getty and SysV
+  # setup: none applies to the overlay, and each costs a process at boot.
+  for d in /lib/systemd/system-generators /lib/systemd/system-environment-generators; do
+    for g in "$d"/*; do
+      [ -e "$g" ] && ln -sf /dev/null "$sd/${d##*/}/${g##*/}"
+    done
+  done
+  # ocirun-vm.target has no default dependencies, so sysinit.target and
+  # basic.target are not pulled in at boot. These are masked in case a unit
+  # started later pulls them: none has anything to do in the VM (udev and its
+  # settle, getty, networking, timers, journald's flush, the host's daemons).
+  for u in systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket \
+    systemd-udev-trigger.service systemd-udev-settle.service getty.target serial-getty@ttyS0.service \
+    getty@tty1.service console-getty.service systemd-networkd.service systemd-networkd.socket \
+    systemd-networkd-wait-online.service networking.service systemd-resolved.service \
+    systemd-timesyncd.service timers.target apt-daily.timer apt-daily-upgrade.timer \
+    e2scrub_all.timer fstrim.timer logrotate.timer man-db.timer systemd-tmpfiles-clean.timer \
+    cron.service ssh.service containerd.service docker.service podman.service postgresql.service \
+    systemd-random-seed.service systemd-update-utmp.service systemd-journal-flush.service \
+    systemd-firstboot.service systemd-machine-id-commit.service swap.target cryptsetup.target \
+    remote-fs.target; do
+    ln -sf /dev/null "$sd/system/$u"
+  done
+  # Accounting on: systemd then enables every controller it manages down to
+  # each unit's cgroup.
+  printf '%s\n' '# written by test/vm/init.sh' '[Manager]' \
+    DefaultCPUAccounting=yes DefaultIOAccounting=yes DefaultMemoryAccounting=yes \
+    DefaultTasksAccounting=yes DefaultStandardOutput=null DefaultStandardError=null \
+    DefaultTimeoutStopSec=10s >$sd/system.conf.d/ocirun-vm.conf
+  for u in dbus.service dbus.socket; do
+    printf '%s\n' '# written by test/vm/init.sh' '[Unit]' DefaultDependencies=no >"$sd/system/$u.d/ocirun-vm.conf"
+  done
+  printf '%s\n' '# written by test/vm/init.sh: the whole boot (systemd.unit=ocirun-vm.target)' \
+    '[Unit]' 'Description=ocirun test VM' DefaultDependencies=no \
+    'Wants=dbus.socket dbus.service ocirun-vm-job.service' >$sd/system/ocirun-vm.target
+  printf '%s\n' '# written by test/vm/init.sh: the command of test/vm/run.mjs --systemd' \
+    '[Unit]' 'Description=ocirun test VM job' DefaultDependencies=no \
+    Requires=dbus.socket 'After=dbus.socket dbus.service' '' \
+    '[Service]' Type=exec 'ExecStart=/run/ocirun-vm/busybox sh /run/ocirun-vm/init sdjob' \
+    Delegate=yes TasksMax=infinity LimitNOFILE=1048576 LimitNPROC=infinity LimitCORE=infinity \
+    StandardInput=null StandardOutput=null StandardError=null >$sd/system/ocirun-vm-job.service
+  echo ocirun-vm >/etc/hostname
+  # The host may be a container: systemd must not think it is one too (it would
+  # then ignore the kernel command line, systemd.unit= included).
+  rm -f /.dockerenv /run/.containerenv
+}
+
 case $STAGE in
   stage2) stage2 ;;
+  sdjob)
+    BB=/run/ocirun-vm/busybox
+    CTL=$($BB cat /run/ocirun-vm/ctl)
+    [ -n "$($BB cat /run/ocirun-vm/debug)" ] && set -x
+    export PATH=/run/ocirun-vm/bin
+    run_job
+    ;;
   *) stage1 ;;
 esac

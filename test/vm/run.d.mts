@@ -20,6 +20,11 @@ export interface VmOptions {
   fs?: 'virtiofs' | '9p';
   /** QEMU machine (default microvm). */
   machine?: 'microvm' | 'q35';
+  /**
+   * Boot systemd as PID 1 (pure cgroup v2, the system D-Bus running); the
+   * command runs in the delegated ocirun-vm-job.service, with OCIRUN_TEST_VM_SYSTEMD=1.
+   */
+  systemd?: boolean;
   /** Also receive the command's output as it comes. */
   stdout?: Writable;
   stderr?: Writable;

@@ -4,14 +4,17 @@
 // through a discardable overlay. See docs/testing-vm.md.
 //
 //   node test/vm/run.mjs [--timeout S] [--boot-timeout S] [--mem 2G] [--cpus 2]
-//       [--fs virtiofs|9p] [--machine microvm|q35] [--verbose] [--debug] [--times]
-//       -- <command...>
+//       [--fs virtiofs|9p] [--machine microvm|q35] [--systemd] [--verbose] [--debug]
+//       [--times] -- <command...>
 //
 // The command runs as root with the caller's cwd (the same path in the guest)
 // and environment (less a few host-only variables, plus OCIRUN_TEST_VM=1),
 // stdin from /dev/null. Its stdout and stderr stream to ours; we exit with its
 // status, 124 on timeout (QEMU killed) and 125 when the VM itself failed (with
 // its console shown).
+//
+// With --systemd, systemd is PID 1 (the system D-Bus running) and the command
+// runs in a delegated service, ocirun-vm-job.service; the contract is the same.
 //
 // From tests: `await runInVm(['sh', '-c', '...'], { timeout: 120 })` resolves to
 // { status, stdout, stderr, timedOut, timings, console } (types: run.d.mts).
@@ -45,13 +48,14 @@ function shq(s) {
   return `'${String(s).replace(/'/g, `'\\''`)}'`;
 }
 
-function jobScript(cmd, cwd, env) {
+function jobScript(cmd, cwd, env, systemd) {
   const lines = ['# written by test/vm/run.mjs'];
   for (const [k, v] of Object.entries(env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`runInVm: bad environment variable name ${JSON.stringify(k)}`);
     if (v !== undefined && v !== null) lines.push(`export ${k}=${shq(v)}`);
   }
   lines.push('export OCIRUN_TEST_VM=1');
+  if (systemd) lines.push('export OCIRUN_TEST_VM_SYSTEMD=1');
   lines.push('export PATH="${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}" HOME="${HOME:-/root}"');
   lines.push(`cd ${shq(cwd)} || exit 125`);
   lines.push(`exec ${cmd.map(shq).join(' ')}`);
@@ -216,7 +220,8 @@ export function hostTscKhz() {
  * opts: timeout (seconds for everything, default 600; 0 = none), bootTimeout
  * (seconds, 90), bootRetries (1), mem ('2G'), cpus (2), cwd (process.cwd()),
  * env (replaces the default guestEnv()), fs ('virtiofs' | '9p'), machine
- * ('microvm' | 'q35'), stdout / stderr (writable streams that also get the
+ * ('microvm' | 'q35'), systemd (boot systemd as PID 1 with the system D-Bus;
+ * the command runs in ocirun-vm-job.service), stdout / stderr (writable streams that also get the
  * output as it comes), verbose (guest console to process.stderr), debug (kernel
  * messages and an /init trace), signal (AbortSignal: kills the VM).
  */
@@ -238,6 +243,7 @@ export async function runInVm(cmd, opts = {}) {
     verbose: !!(opts.verbose || opts.debug),
     debug: !!opts.debug,
     signal: opts.signal,
+    systemd: !!opts.systemd,
   };
   if (!['virtiofs', '9p'].includes(o.fs)) throw new Error(`runInVm: fs must be virtiofs or 9p, not ${o.fs}`);
   if (!['microvm', 'q35'].includes(o.machine)) throw new Error(`runInVm: machine must be microvm or q35, not ${o.machine}`);
@@ -269,7 +275,7 @@ async function bootOnce(cmd, o, image, deadline) {
   const dir = mkdtempSync(join(tmpdir(), 'ocirun-vm-'));
   writeFileSync(join(dir, 'owner'), `${process.pid}\n`);
   const job = join(dir, 'job.sh');
-  writeFileSync(job, jobScript(cmd, o.cwd, o.env));
+  writeFileSync(job, jobScript(cmd, o.cwd, o.env, o.systemd));
 
   const out = [];
   const err = [];
@@ -334,6 +340,10 @@ async function bootOnce(cmd, o, image, deadline) {
       'no_timer_check', 'random.trust_cpu=on', 'i8042.noaux', 'i8042.nomux', 'i8042.nopnp', 'i8042.dumbkbd',
       'rdinit=/init', `ocirun.fs=${o.fs}`, `ocirun.mods=${mods}`, `ocirun.job=${job}`,
       ...(o.debug ? ['ocirun.debug=1'] : []),
+      ...(o.systemd ? [
+        'ocirun.systemd=1', 'systemd.unified_cgroup_hierarchy=1', 'systemd.unit=ocirun-vm.target',
+        ...(o.debug ? ['systemd.log_level=debug', 'systemd.show_status=1'] : []),
+      ] : []),
     ].join(' ');
     const dev = (mmio, pci) => (o.machine === 'microvm' ? mmio : pci);
     const args = [
@@ -452,7 +462,8 @@ async function bootOnce(cmd, o, image, deadline) {
 function usage(code) {
   process.stderr.write(
     'usage: node test/vm/run.mjs [--timeout S] [--boot-timeout S] [--mem 2G] [--cpus 2]\n'
-    + '         [--fs virtiofs|9p] [--machine microvm|q35] [--verbose] [--debug] [--times] -- <command...>\n',
+    + '         [--fs virtiofs|9p] [--machine microvm|q35] [--systemd] [--verbose] [--debug] [--times]\n'
+    + '         -- <command...>\n',
   );
   process.exit(code);
 }
@@ -474,6 +485,7 @@ async function main(argv) {
     else if (a === '--cpus') opts.cpus = Number(val());
     else if (a === '--fs') opts.fs = val();
     else if (a === '--machine') opts.machine = val();
+    else if (a === '--systemd') opts.systemd = true;
     else if (a === '--verbose') opts.verbose = true;
     else if (a === '--debug') { opts.debug = true; opts.verbose = true; }
     else if (a === '--times') times = true;
