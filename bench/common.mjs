@@ -1,7 +1,7 @@
 // Helpers shared by the bench/*.mjs files (not a benchmark itself: run-all
 // skips it). Everything here is plain Node so benches run from a fresh build.
-import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -169,6 +169,26 @@ export async function benchDir(args) {
       await rm(state, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * runc's own `runc spec` (what users of runc start from) in a bundle of its
+ * own, made to run `args` without a terminal over env's busybox rootfs
+ * (read-only, as runc's spec has it). Undefined without runc.
+ */
+export function runcSpecBundle(env, runc, args) {
+  if (!runc) return undefined;
+  const dir = join(env.dir, 'runc-spec');
+  if (existsSync(join(dir, 'config.json'))) return dir;
+  mkdirSync(dir, { recursive: true });
+  const r = spawnSync(runc, ['spec'], { cwd: dir });
+  if (r.status !== 0) throw new Error(`runc spec: ${r.stderr}`);
+  const spec = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  spec.process.args = args;
+  spec.process.terminal = false;
+  spec.root = { path: join(env.bundle, 'rootfs'), readonly: true };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
+  return dir;
 }
 
 /** SIGKILLs the engine daemons (bin/ocirun's) of every state root under `parent`, by the pid files they write. */

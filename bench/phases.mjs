@@ -5,12 +5,13 @@
 //
 //   node bench/phases.mjs [--runs N]
 //
-// Prints the median of each phase over N containers running /bin/true, then
+// For the default bundle and for runc's own `runc spec`: prints the median of
+// each phase over N containers running /bin/true, then
 // the same steps with runc's CLI in the same run (runc create / start / delete,
 // waiting for the exit in between) for scale; runc offers no finer breakdown.
 import { closeSync, openSync } from 'node:fs';
 import {
-  benchDir, checkInterrupted, exec, findRunc, fmtMs, loadLibrary, median, mustExec, parseIntFlags, ratio, requireRoot, cleanUp,
+  benchDir, checkInterrupted, exec, findRunc, fmtMs, loadLibrary, median, mustExec, parseIntFlags, ratio, requireRoot, runcSpecBundle, cleanUp,
 } from './common.mjs';
 
 const USAGE = 'usage: node bench/phases.mjs [--runs N]';
@@ -21,7 +22,8 @@ const PHASES = [
   ['plan build', 'config.loaded', 'plan.built'],
   ['plan encode', 'plan.built', 'plan.encoded'],
   ['state dir claim', 'plan.encoded', 'state.claimed'],
-  ['libuv queue → worker', 'state.claimed', 'spawn.begin'],
+  ['cgroups made', 'state.claimed', 'cgroups.made'],
+  ['libuv queue → worker', 'cgroups.made', 'spawn.begin'],
   ['helper memfd (cached)', 'spawn.begin', 'helper.sealed'],
   ['helper spawn (clone)', 'helper.sealed', 'helper.started'],
   ['helper exec → main()', 'helper.started', 'helper.main'],
@@ -48,16 +50,18 @@ async function main() {
   const env = await benchDir(['/bin/true']);
   const devnull = openSync('/dev/null', 'r+');
   const rt = new Runtime({ root: env.rootOf('ocirun') });
-  const samples = new Map(PHASES.map(([label]) => [label, []]));
-  const steps = { create: [], start: [], 'start → exit seen': [], delete: [], total: [] };
-  const runcSteps = { create: [], start: [], 'start → exit seen': [], delete: [], total: [] };
   let failed = false;
-  try {
+  let seq = 0;
+  // One config: its phases, then its lifecycle steps against runc's CLI.
+  const measure = async (name, bundle) => {
+    const samples = new Map(PHASES.map(([label]) => [label, []]));
+    const steps = { create: [], start: [], 'start → exit seen': [], delete: [], total: [] };
+    const runcSteps = { create: [], start: [], 'start → exit seen': [], delete: [], total: [] };
     for (let i = -1; i < opts.runs; i++) {
       checkInterrupted();
-      const id = `ph-${i < 0 ? 'warm' : i}`;
+      const id = `ph-${seq++}`;
       const t0 = performance.now();
-      const c = await rt.create(id, env.bundle, { stdio: [devnull, devnull, devnull], timing: true });
+      const c = await rt.create(id, bundle, { stdio: [devnull, devnull, devnull], timing: true });
       const t1 = performance.now();
       await rt.start(id);
       const t2 = performance.now();
@@ -80,7 +84,7 @@ async function main() {
         const root = env.rootOf('runc');
         const rid = `r${id}`;
         const r0 = performance.now();
-        await mustExec(runc, ['--root', root, 'create', '--bundle', env.bundle, rid], env.log);
+        await mustExec(runc, ['--root', root, 'create', '--bundle', bundle, rid], env.log);
         const r1 = performance.now();
         await mustExec(runc, ['--root', root, 'start', rid], env.log);
         const r2 = performance.now();
@@ -100,7 +104,7 @@ async function main() {
       }
     }
 
-    console.log(`phases: median over ${opts.runs} containers of /bin/true (Runtime API, create with timing)`);
+    console.log(`phases (${name}): median over ${opts.runs} containers of /bin/true (Runtime API, create with timing)`);
     let sum = 0;
     for (const [label] of PHASES) {
       const s = samples.get(label);
@@ -117,6 +121,11 @@ async function main() {
       if (runc) line += `   runc ${fmtMs(median(runcSteps[step]))}   ratio ocirun/runc ${ratio(median(s), median(runcSteps[step]))}`;
       console.log(line);
     }
+  };
+  try {
+    await measure('default bundle', env.bundle);
+    const specDir = runcSpecBundle(env, runc, ['/bin/true']);
+    if (specDir) await measure("runc's spec", specDir);
   } catch (err) {
     console.log(`  failed: ${err.message}`);
     failed = true;

@@ -117,6 +117,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   try {
     return await store.withLock(id, async () => {
       if (cgroup) for (const w of setupCgroup(cgroup, spec, ctx.caller.pid, ctx.rootless)) ctx.logger.warn(w);
+      timer?.mark('cgroups.made');
       ctx.logger.debug(`create ${id}: starting init helper`);
       let spawned;
       try {
