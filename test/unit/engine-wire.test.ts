@@ -1,11 +1,12 @@
 // The numbers and lists the native front end and the TypeScript side both
 // know, read from the C++ sources and compared with what TypeScript uses.
-import { readFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as wire from '../../src/daemon/wire.js';
 import { parseRequest, BadRequest } from '../../src/daemon/request.js';
 import { refusePeer } from '../../src/daemon/server.js';
 import { ROOT_STATE_ROOT } from '../../src/rootless/mode.js';
+import { native } from '../../src/native/binding.js';
 
 const source = (p: string) => readFileSync(new URL(`../../${p}`, import.meta.url), 'utf8');
 
@@ -64,5 +65,33 @@ describe('engine requests', () => {
     expect(refusePeer({ pid: 5, uid: 0, ns: own.ns }, own)).toBeUndefined();
     expect(refusePeer({ pid: 5, uid: 0, ns: own.ns.map((n) => (n.startsWith('net') ? 'net:4:9' : n)) }, own))
       .toBe('the caller is in other namespaces (net)');
+  });
+});
+
+describe('engine connection', () => {
+  // A spawn waits for F_SPAWNED while the hooks it paused for wait for F_HOOK
+  // and F_EXITED: each waiter gets the frame it asked for, whatever the order.
+  it('hands each waiter the first frame it accepts, and rejects them all at the end', async () => {
+    const [ours, theirs] = native().socketPair();
+    const conn = new wire.Connection(ours);
+    try {
+      const spawned = conn.next((f) => f.type === wire.F_SPAWNED);
+      const exited = conn.next((f) => f.type === wire.F_EXITED && JSON.parse(f.payload.toString()).pid === 7);
+      for (const [type, body] of [[wire.F_EXITED, { pid: 6 }], [wire.F_EXITED, { pid: 7 }], [wire.F_SPAWNED, { ok: true }]] as const) {
+        native().sendFrame(theirs, type, Buffer.from(JSON.stringify(body)), []);
+      }
+      expect(JSON.parse((await exited).payload.toString())).toEqual({ pid: 7 });
+      expect((await spawned).type).toBe(wire.F_SPAWNED);
+      // Not taken by anyone: queued for the next waiter that wants it.
+      expect(JSON.parse((await conn.next()).payload.toString())).toEqual({ pid: 6 });
+      const hook = conn.next((f) => f.type === wire.F_HOOK);
+      const other = conn.next();
+      closeSync(theirs);
+      await expect(hook).rejects.toThrow(/closed the connection/);
+      await expect(other).rejects.toThrow(/closed the connection/);
+    } finally {
+      conn.close();
+      closeSync(ours);
+    }
   });
 });
