@@ -6,7 +6,7 @@
 // and ocirun through the daemon, ocirun in Node (OCIRUN_ENGINE=off) and runc
 // must report the same.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Harness, isRoot, OCIRUN, RUNC, waitFor } from './harness.js';
@@ -52,6 +52,16 @@ describe.runIf(isRoot && RUNC)("hooks run in the caller's world", () => {
     cgroups = (roots.length ? roots : ['/sys/fs/cgroup']).map((d) => join(d, cgName));
     for (const d of cgroups) mkdirSync(d);
   });
+  /** One bundle for all three runtimes; each hook writes <kind>.hook, read right after the call that ran it. */
+  const shared = { dir: '', bundle: '' };
+  beforeAll(() => {
+    shared.dir = mkdtempSync(join(h.work, 'caller-'));
+    chmodSync(shared.dir, 0o777);
+    shared.bundle = h.bundle((s) => {
+      s.process!.args = ['true'];
+      s.hooks = Object.fromEntries(KINDS.map((k) => [k, [probe(join(shared.dir, `${k}.hook`))]]));
+    });
+  });
   afterEach(() => {
     expect(h.cleanup()).toEqual({ stateDirs: [], processes: [], mounts: [] });
   });
@@ -91,12 +101,7 @@ describe.runIf(isRoot && RUNC)("hooks run in the caller's world", () => {
   }
 
   it.each(['engine', 'node', 'runc'] as const)('%s: children of the call, with its cgroup, session, limits, umask and credentials', (mode) => {
-    const dir = mkdtempSync(join(h.work, 'caller-'));
-    chmodSync(dir, 0o777);
-    const bundle = h.bundle((s) => {
-      s.process!.args = ['true'];
-      s.hooks = Object.fromEntries(KINDS.map((k) => [k, [probe(join(dir, `${mode}-${k}.hook`))]]));
-    });
+    const { dir, bundle } = shared;
     // The daemon is already there, started from this test's world, not the caller's.
     if (mode === 'engine') {
       expect(h.run(['list']).status).toBe(0);
@@ -123,11 +128,12 @@ describe.runIf(isRoot && RUNC)("hooks run in the caller's world", () => {
     // on the caller's 777 (docs/hooks.md).
     const hardNofile = /^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))![1];
     for (const [step, args, kinds] of steps) {
+      for (const kind of kinds) rmSync(join(dir, `${kind}.hook`), { force: true });
       const r = call(mode, dir, step, args);
       expect(r, `${mode} ${step}`).toMatchObject({ status: 0, out: '' });
       expect(r.tty).not.toBe('0');
       for (const kind of kinds) {
-        const seen = record(join(dir, `${mode}-${kind}.hook`));
+        const seen = record(join(dir, `${kind}.hook`));
         expect({ kind, ...seen }, `${mode} ${kind}`).toMatchObject({
           kind,
           ppid: r.caller,
