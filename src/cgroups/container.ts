@@ -34,9 +34,10 @@ export function planContainerCgroup(ctx: RuntimeContext, spec: Spec, id: string,
     throw new OciError('ERR_NOT_SUPPORTED', '--systemd-cgroup (--cgroup-manager systemd): not supported yet (ocirun manages cgroups through cgroupfs; use the cgroupfs driver, SystemdCgroup = false)');
   }
   // A relative cgroupsPath is below the caller's cgroup (the daemon's is the top one).
-  const planned = planCgroupRecord(spec.linux?.cgroupsPath, id, layout, () => membershipOf(ctx.caller.pid));
+  const caller = (): Map<string, string> => membershipOf(ctx.caller.pid);
+  const planned = planCgroupRecord(spec.linux?.cgroupsPath, id, layout, caller);
   if (resources) checkHostSupport(resources, planned.version, layout);
-  const record = ctx.rootless ? rootlessCgroup(rootlessDefault(planned, spec, id, layout), spec, layout) : planned;
+  const record = ctx.rootless ? rootlessCgroup(rootlessDefault(planned, spec, id, layout, caller), spec, layout) : planned;
   if (!record) {
     ctx.logger.debug('rootless: no cgroup this user may write; the container runs without one');
     return undefined;
@@ -50,8 +51,8 @@ export function planContainerCgroup(ctx: RuntimeContext, spec: Spec, id: string,
 }
 
 /** Rootless on a unified host, without a cgroupsPath: beside our own cgroup, where delegation puts a user's. */
-function rootlessDefault(record: CgroupRecord, spec: Spec, id: string, layout: CgroupLayout): CgroupRecord {
-  const dir = record.version === 2 && !spec.linux?.cgroupsPath ? rootlessV2Dir(id, layout) : undefined;
+function rootlessDefault(record: CgroupRecord, spec: Spec, id: string, layout: CgroupLayout, self: () => Map<string, string>): CgroupRecord {
+  const dir = record.version === 2 && !spec.linux?.cgroupsPath ? rootlessV2Dir(id, layout, self) : undefined;
   return dir ? { version: 2, dirs: { '': dir }, created: existsSync(dir) ? [] : [dir] } : record;
 }
 

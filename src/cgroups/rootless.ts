@@ -34,9 +34,13 @@ export function usableCgroupDir(dir: string): boolean {
   return writable(parent);
 }
 
-/** The default v2 directory of a rootless container: beside our own cgroup (runc's fs2 defaultDirPath). */
-export function rootlessV2Dir(id: string, layout: CgroupLayout): string | undefined {
-  const own = ownV2Dir(layout);
+/**
+ * The default v2 directory of a rootless container: beside the caller's
+ * cgroup (`self`: the daemon's own is not where the user called from), as
+ * runc's fs2 defaultDirPath puts one beside runc's scope.
+ */
+export function rootlessV2Dir(id: string, layout: CgroupLayout, self?: () => Map<string, string>): string | undefined {
+  const own = ownV2Dir(layout, self);
   return own === undefined || own === layout.hierarchies[0]?.mountPoint ? undefined : join(dirname(own), id);
 }
 

@@ -7,6 +7,8 @@ import { parseSubIds, planUsernsMapping, type IdRange } from '../../src/rootless
 import { planMounts } from '../../src/rootfs/mounts.js';
 import { defaultSpec } from '../../src/config/default-spec.js';
 import { MS } from '../../src/oci/tables.js';
+import { parseLayout } from '../../src/cgroups/layout.js';
+import { rootlessV2Dir } from '../../src/cgroups/rootless.js';
 
 const user = { uid: 1001, gid: 1001, name: 'alice' };
 const grants = (ranges: Record<string, IdRange[]>) => (file: string): IdRange[] => ranges[file] ?? [];
@@ -71,5 +73,17 @@ describe('sysfs in a user namespace without a network namespace', () => {
   });
   it('mounts sysfs otherwise', () => {
     expect(planMounts(sysfs, { bundle: '/b', cgroupLayout, userNamespace: true })[0]).toMatchObject({ type: 'sysfs' });
+  });
+});
+
+describe('the default cgroup of a rootless container on cgroup v2', () => {
+  const unified = parseLayout('30 23 0:27 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n');
+  const scope = '/user.slice/user-1001.slice/user@1001.service/app.slice/run-r1.scope';
+  it('goes beside the cgroup of whoever called, not the daemon serving the call', () => {
+    expect(rootlessV2Dir('c1', unified, () => new Map([['', scope]])))
+      .toBe('/sys/fs/cgroup/user.slice/user-1001.slice/user@1001.service/app.slice/c1');
+  });
+  it('is none for a caller in the root cgroup: nothing beside it could be delegated', () => {
+    expect(rootlessV2Dir('c1', unified, () => new Map([['', '/']]))).toBeUndefined();
   });
 });
