@@ -3,11 +3,12 @@
 // exits after an idle time. Its socket, pid file and log live in
 // <root>/@engine/ (0700); see docs/architecture.md for the threat model.
 //   node dist/daemon/main.js --socket PATH [--build-id ID]
-import { closeSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { helperPath, native } from '../native/binding.js';
 import { moveToTopCgroups } from '../cgroups/leave.js';
 import { Server } from './server.js';
+import { claimName, sweepStaleNames } from './names.js';
 
 const DEFAULT_IDLE_MS = 60_000;
 
@@ -38,13 +39,14 @@ async function run(): Promise<void> {
   const addon = native();
 
   // One daemon per socket: whoever holds the lock owns the name, so a socket
-  // file found here is a dead daemon's and may go.
-  const lockFd = openSync(`${socket}.lock`, 'a', 0o600);
-  if (!addon.tryLock(lockFd, true)) {
+  // file found here is a dead daemon's and may go (src/daemon/names.ts).
+  const name = claimName(socket);
+  if (!name) {
     log(`another daemon owns ${socket}`);
     return;
   }
   rmSync(socket, { force: true });
+  for (const gone of sweepStaleNames(dirname(socket), socket)) log(`removed the name of a daemon gone: ${gone}`);
   const listenFd = addon.listenUnix(socket);
   const own = statSync(socket).ino;
   const pidFile = `${socket}.pid`;
@@ -59,17 +61,9 @@ async function run(): Promise<void> {
     stopping = true;
     log(`exiting: ${why}`);
     // The name first: from now on callers start a new daemon instead of queueing here.
-    try {
-      if (statSync(socket).ino === own) rmSync(socket, { force: true });
-    } catch {
-      // already gone
-    }
+    name.release(own);
     server.stop();
-    rmSync(pidFile, { force: true });
-    const done = (): void => {
-      closeSync(lockFd);
-      process.exit(0);
-    };
+    const done = (): void => process.exit(0);
     // Calls in flight get a moment to finish; past it they fail as if the
     // daemon had been killed, which every call survives (state is on disk).
     if (server.inFlight === 0) done();

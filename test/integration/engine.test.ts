@@ -1,7 +1,7 @@
 // Who the daemon serves: only callers of its own build, uid and namespaces.
 // Each refusal must still leave the call working, in a Node process of its own.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +107,30 @@ describe.runIf(isRoot)('engine daemon', () => {
     expect(daemonPids(h.root)).toHaveLength(2);
     const [a, b] = daemonPids(h.root).map((pid) => readlinkSync(`/proc/${pid}/ns/mnt`));
     expect(a).not.toBe(b);
+  });
+
+  it('removes the names of daemons gone, never a live one\'s, and its own on the way out', async () => {
+    expect(h.run(['list', '-q']).status).toBe(0);
+    const [first] = daemonPids(h.root);
+    const [live] = sockets();
+    // What a SIGKILLed daemon of an older build leaves: socket, pid file, lock.
+    const stale = join(engineDir(), 'oldbuild0000000-0-0123456789abcdef.sock');
+    for (const f of ['', '.pid', '.lock']) writeFileSync(`${stale}${f}`, f === '.pid' ? '999999\n' : '');
+    // A second daemon (another mount namespace) sweeps as it starts.
+    expect(spawnSync('unshare', ['-m', '--propagation', 'private', OCIRUN, '--root', h.root, 'list', '-q']).status).toBe(0);
+    const names = () => readdirSync(engineDir()).filter((f) => f.includes('.sock')).sort();
+    expect(names().filter((f) => f.startsWith('oldbuild'))).toEqual([]);
+    expect(names()).toContain(`${live}.lock`);
+    expect(names().filter((f) => f.endsWith('.sock.lock'))).toHaveLength(2);
+    expect(log()).toContain(`removed the name of a daemon gone: ${stale}`);
+    // A daemon that exits (idle, or told to) takes its name with it.
+    process.kill(first, 'SIGTERM');
+    await waitFor(() => !existsSync(`/proc/${first}`), 10_000);
+    expect(names().filter((f) => f.startsWith(live))).toEqual([]);
+    expect(names().filter((f) => f.endsWith('.sock.lock'))).toHaveLength(1);
+    // And the next call starts a daemon of that name again.
+    expect(h.run(['list', '-q']).status).toBe(0);
+    expect(sockets()).toContain(live);
   });
 
   it('judges a caller by its pidfd: another mount namespace is refused, and so is a caller gone before it is served', async () => {
