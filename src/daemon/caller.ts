@@ -5,6 +5,7 @@
 import { constants as osConstants } from 'node:os';
 import type { Caller, SignalSource } from '../caller.js';
 import { OciError } from '../errors.js';
+import { signalName } from '../lifecycle/process.js';
 import { native, type ExitStatus, type HookCommand, type SpawnOptions, type SpawnResult, type StartedHook } from '../native/binding.js';
 import { closeFds, D_HOOK, D_SIGNALS, D_SPAWN, D_WAIT, F_EXITED, F_HOOK, F_HOOKS, F_SIGNAL, F_SPAWNED, type Connection, type Frame } from './wire.js';
 
@@ -18,17 +19,13 @@ export interface CallRequest {
   fds: number[];
 }
 
-const signalNames = new Map<number, NodeJS.Signals>(
-  Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
-);
-
 class RemoteSignals implements SignalSource {
   private readonly listeners = new Map<NodeJS.Signals, Set<() => void>>();
 
   constructor(private readonly conn: Connection) {
     conn.onFrame((f) => {
       if (f.type !== F_SIGNAL) return false;
-      const name = signalNames.get(json(f).signo as number);
+      const name = signalName(json(f).signo as number);
       for (const l of (name && this.listeners.get(name)) || []) l();
       return true;
     });

@@ -11,9 +11,9 @@
 // (docs/hooks.md). Everything else is decided here.
 import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { constants as osConstants } from 'node:os';
 import { localCaller, type Caller } from '../caller.js';
 import { OciError } from '../errors.js';
+import { signalName } from '../lifecycle/process.js';
 import type { ExitStatus, StartedHook } from '../native/binding.js';
 import type { HookName } from '../oci/tables.js';
 import type { Hook } from '../oci/types.js';
@@ -35,8 +35,6 @@ export class HookError extends OciError {
   }
 }
 
-const signalNames = new Map(Object.entries(osConstants.signals).map(([name, n]) => [n as number, name]));
-
 function killGroup(pid: number): void {
   for (const target of [-pid, pid]) {
     try {
@@ -50,7 +48,7 @@ function killGroup(pid: number): void {
 function describeExit(s: ExitStatus): string | undefined {
   if (s.exitCode === 0) return undefined;
   if (s.exitCode !== null) return `exit status ${s.exitCode}`;
-  if (s.signal !== null) return `killed by signal ${signalNames.get(s.signal) ?? s.signal}`;
+  if (s.signal !== null) return `killed by signal ${signalName(s.signal) ?? s.signal}`;
   return 'exit status unknown';
 }
 

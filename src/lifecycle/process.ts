@@ -77,6 +77,15 @@ export function exitCodeOf(status: ExitStatus): number {
  * while the process is being set up is held and delivered once it has a
  * target (set with `target`), never lost and never fatal to the runtime.
  */
+const signalNames = new Map<number, NodeJS.Signals>(
+  Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
+);
+
+/** SIGTERM for 15; undefined for a number Node has no name for. */
+export function signalName(signo: number): NodeJS.Signals | undefined {
+  return signalNames.get(signo);
+}
+
 export class SignalForwarder {
   private pidfd = -1;
   private readonly pending: number[] = [];
