@@ -14,8 +14,11 @@ const files = readdirSync(here).filter((n) => n.endsWith('.sd.ts')).sort();
 
 describe.runIf(isRoot && !process.env.OCIRUN_TEST_VM)('systemd (PID 1) tests in the VM', () => {
   it(`test/vm/*.sd.ts (${files.join(', ')}) pass under systemd on pure cgroup v2`, { timeout: 1_800_000 }, async () => {
+    // TMPDIR on a tmpfs of its own: the guest's / is an overlay, which cannot be
+    // the upper layer of another (containerd's overlayfs snapshots).
     const r = await runInVm(
-      ['./node_modules/.bin/vitest', 'run', '--config', 'test/vm/vitest.sd.config.ts', '--reporter', 'verbose'],
+      ['sh', '-c', 'mount -t tmpfs -o mode=1777 ocirun-sd-tmp /var/tmp && TMPDIR=/var/tmp exec "$@"', 'sh',
+        './node_modules/.bin/vitest', 'run', '--config', 'test/vm/vitest.sd.config.ts', '--reporter', 'verbose'],
       { systemd: true, timeout: 1_700, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/root', NO_COLOR: '1', CI: 'true' } },
     );
     const out = `${r.stdout}\n${r.stderr}`;

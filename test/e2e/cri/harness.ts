@@ -5,6 +5,9 @@
 // config and IPAM state, logs, runtime state, netns mounts), and what cannot
 // (the bridge, iptables rules, the shim's sockets in /run/containerd/s,
 // cgroups) is recorded before and removed in destroy().
+// CriEnv.create({ systemdCgroup: true }) (only where systemd is PID 1: the test
+// VM's --systemd mode) sets SystemdCgroup = true and gives each pod a slice as
+// its cgroup parent, as the kubelet's systemd driver does.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { spawnSync, type ChildProcess } from 'node:child_process';
@@ -28,6 +31,8 @@ export const criEnabled = isRoot && have('containerd') && have('ctr') && have('c
 
 const PROTO = fileURLToPath(new URL('./api.proto', import.meta.url));
 const CGROUP_ROOT = '/sys/fs/cgroup';
+// Under software emulation (the test VM) containerd takes ~10x longer to come up.
+const SLOW = process.env.OCIRUN_TEST_VM ? 10 : 1;
 const SHIM_SOCKETS = '/run/containerd/s';
 
 // A plain object from proto-loader (keepCase: field names as in api.proto).
@@ -55,13 +60,23 @@ export class CriEnv {
   /** The CNI bridge, private to this env. */
   readonly bridge = `ocricri${process.pid % 100000}`;
   readonly subnet: string;
+  /**
+   * systemdCgroup: the top slice of this env's pods, in the kubelet's naming
+   * (`<top>-burstable-pod<uid>.slice` under `<top>-burstable.slice` under
+   * `<top>.slice`, as kubepods.slice); stopped in destroy().
+   */
+  readonly topSlice = `ocirunpods${process.pid}`;
   private seq = 0;
 
-  private constructor(readonly dir: string) {
+  private constructor(readonly dir: string, readonly systemdCgroup: boolean) {
     this.subnet = `10.${200 + (process.pid % 50)}.${process.pid % 250}.0/24`;
   }
 
-  static async create(): Promise<CriEnv> {
+  static async create(opts: { systemdCgroup?: boolean } = {}): Promise<CriEnv> {
+    const systemdCgroup = !!opts.systemdCgroup;
+    if (systemdCgroup && readFileSync('/proc/1/comm', 'utf8').trim() !== 'systemd') {
+      throw new Error('CriEnv: SystemdCgroup = true needs systemd as PID 1 (node test/vm/run.mjs --systemd)');
+    }
     // containerd's shim finds no stats and misses OOM kills, for every runtime
     // alike, while a v1 hierarchy that no mount shows still lists in
     // /proc/*/cgroup (what a test mounting one in a private namespace can leave).
@@ -69,7 +84,7 @@ export class CriEnv {
     if (orphans.length > 0) throw new Error(`host: cgroup v1 hierarchies ${orphans.join(' ')} exist but are not mounted, and still have cgroups`);
     const dir = mkdtempSync(join(tmpdir(), 'ocirun-e2e-cri-'));
     chmodSync(dir, 0o711);
-    const env = new CriEnv(dir);
+    const env = new CriEnv(dir, systemdCgroup);
     try {
       await env.start();
     } catch (err) {
@@ -84,7 +99,7 @@ export class CriEnv {
     return [
       t, '  runtime_type = "io.containerd.runc.v2"',
       `${t.slice(0, -1)}.options]`,
-      `  BinaryName = "${binary}"`, `  Root = "${this.dir}/runtime-state/${name}"`, '  SystemdCgroup = false',
+      `  BinaryName = "${binary}"`, `  Root = "${this.dir}/runtime-state/${name}"`, `  SystemdCgroup = ${this.systemdCgroup}`,
     ];
   }
 
@@ -127,8 +142,8 @@ export class CriEnv {
     const tarballs = buildImages(d, rootfs);
 
     const log = join(d, 'containerd.log');
-    this.daemon = await startContainerd(d, (args) => this.ctr(args), 30_000);
-    const deadline = Date.now() + 30_000;
+    this.daemon = await startContainerd(d, (args) => this.ctr(args), 30_000 * SLOW);
+    const deadline = Date.now() + 30_000 * SLOW;
     for (const t of tarballs) {
       const r = this.ctr(['-n', 'k8s.io', 'images', 'import', '--platform', 'linux/amd64', t]);
       if (r.status !== 0) throw new Error(`ctr images import ${t}: ${r.stderr}`);
@@ -178,7 +193,11 @@ export class CriEnv {
     });
   }
 
-  /** A pod sandbox config as the kubelet builds one (cgroupfs driver: a cgroup parent per pod). */
+  /**
+   * A pod sandbox config as the kubelet builds one: a cgroup parent per pod,
+   * a path under cgroupfs, a slice under systemd (the uid's dashes escaped, as
+   * the kubelet does, since a dash in a slice name nests it).
+   */
   podConfig(name: string, edit?: (c: Msg) => void): Msg {
     const uid = `${process.pid}-${++this.seq}`;
     const logDir = join(this.dir, 'logs', `${name}-${uid}`);
@@ -189,7 +208,7 @@ export class CriEnv {
       log_directory: logDir,
       labels: { app: name },
       linux: {
-        cgroup_parent: `${this.cgroupParent}/pod${uid}`,
+        cgroup_parent: this.systemdCgroup ? `${this.topSlice}-burstable-pod${uid.replace(/-/g, '_')}.slice` : `${this.cgroupParent}/pod${uid}`,
         security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
       },
     };
@@ -253,17 +272,16 @@ export class CriEnv {
     await this.call('RemovePodSandbox', { pod_sandbox_id: id });
   }
 
-  /** The cgroup dirs of this env still present, in every hierarchy. */
+  /** The cgroup dirs of this env still present, in every hierarchy (under systemd: below its top slice). */
   leftoverCgroups(): string[] {
     if (!existsSync(CGROUP_ROOT)) return [];
+    const tops = this.systemdCgroup ? [join(CGROUP_ROOT, `${this.topSlice}.slice`)]
+      : readdirSync(CGROUP_ROOT).map((h) => join(CGROUP_ROOT, h, this.cgroupParent));
     const out: string[] = [];
     const walk = (d: string): void => {
       for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) { out.push(join(d, e.name)); walk(join(d, e.name)); }
     };
-    for (const h of readdirSync(CGROUP_ROOT)) {
-      const top = join(CGROUP_ROOT, h, this.cgroupParent);
-      if (existsSync(top)) { out.push(top); walk(top); }
-    }
+    for (const top of tops) if (existsSync(top)) { out.push(top); walk(top); }
     return out;
   }
 
@@ -288,6 +306,11 @@ export class CriEnv {
       }
     }
     writeFileSync('/proc/sys/net/ipv4/ip_forward', this.ipForwardBefore);
+    // Stopping the top slice stops every slice and scope below it.
+    if (this.systemdCgroup) {
+      spawnSync('systemctl', ['stop', `${this.topSlice}.slice`], { stdio: 'ignore', timeout: 60_000 });
+      spawnSync('systemctl', ['reset-failed'], { stdio: 'ignore', timeout: 60_000 });
+    }
     for (const h of existsSync(CGROUP_ROOT) ? readdirSync(CGROUP_ROOT) : []) {
       const top = join(CGROUP_ROOT, h, this.cgroupParent);
       if (existsSync(top)) removeCgroupTree(top);
