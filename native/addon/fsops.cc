@@ -1,4 +1,6 @@
-// mkfifo, flock and umount2: file operations Node's fs module does not offer.
+// mkfifo, flock, umount2 and mount-table polling: file operations Node's fs
+// module does not offer.
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -14,6 +16,18 @@ Napi::Value Mkfifo(const Napi::CallbackInfo& info) {
   int mode = ArgInt32(info, 1, "mode", 0, 07777);
   if (mkfifo(path.c_str(), mode_t(mode)) < 0) ThrowErrno(info.Env(), errno, "mkfifo", path);
   return info.Env().Undefined();
+}
+
+// True when the mount table of an open /proc/<pid>/mountinfo has changed
+// since the file was opened or last asked: the kernel flags it with POLLPRI
+// and resets the flag as it answers (fs/proc_namespace.c, mounts_poll).
+Napi::Value MountsChanged(const Napi::CallbackInfo& info) {
+  pollfd p{ArgFd(info, 0, "fd"), POLLPRI, 0};
+  int r;
+  do r = poll(&p, 1, 0);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) ThrowErrno(info.Env(), errno, "poll");
+  return Napi::Boolean::New(info.Env(), (p.revents & (POLLPRI | POLLERR)) != 0);
 }
 
 int Flock(int fd, int op) {
@@ -48,7 +62,8 @@ Napi::Value DetachMount(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterFsOps(Napi::Env env, Napi::Object exports) {
-  SetExports(env, exports, {{"mkfifo", Mkfifo}, {"detachMount", DetachMount}, {"tryLock", TryLock}, {"unlock", Unlock}});
+  SetExports(env, exports, {{"mkfifo", Mkfifo}, {"detachMount", DetachMount}, {"tryLock", TryLock}, {"unlock", Unlock},
+                            {"mountsChanged", MountsChanged}});
 }
 
 }  // namespace ocirun

@@ -3,8 +3,9 @@
 // what each shows at its top, and which cgroups this process is in. A
 // hierarchy hidden by a later mount (a tmpfs over /sys/fs/cgroup) does not
 // count: nothing written through it would reach the cgroup it names.
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { parseMountinfo, readMountinfo, visibleMounts, type MountEntry } from '../mountinfo.js';
+import { native } from '../native/binding.js';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 
@@ -63,11 +64,19 @@ export function parseMembership(text: string): Map<string, string> {
 /** The key of a hierarchy in parseMembership's map. */
 export const membershipKey = (h: Hierarchy): string => [...h.controllers].sort().join(',');
 
-let cachedLayout: CgroupLayout | undefined;
+let cached: { layout: CgroupLayout; watch: number } | undefined;
 
+/**
+ * This mount namespace's layout, read again only when its mount table has
+ * changed (one poll() asks): a long-lived process, the engine daemon, sees a
+ * remount of /sys/fs/cgroup on its next call, and the others pay nothing.
+ */
 export function hostLayout(): CgroupLayout {
-  cachedLayout ??= layoutOf(readMountinfo());
-  return cachedLayout;
+  if (cached && !native().mountsChanged(cached.watch)) return cached.layout;
+  // Opened before reading, so a change in between shows at the next poll.
+  const watch = cached?.watch ?? openSync('/proc/self/mountinfo', 'r');
+  cached = { layout: layoutOf(readMountinfo()), watch };
+  return cached.layout;
 }
 
 export function selfMembership(): Map<string, string> {

@@ -103,6 +103,8 @@ export interface NativeBinding {
   pidfdOpen(pid: number): number;
   /** pidfd_send_signal(2); throws on error. */
   pidfdSendSignal(pidfd: number, signal: number): void;
+  /** Whether the mount table of an open /proc/<pid>/mountinfo changed since it was opened or last asked. */
+  mountsChanged(fd: number): boolean;
   /** mkfifo(3). */
   mkfifo(path: string, mode: number): void;
   /** umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW). */
