@@ -44,8 +44,10 @@ int TryConnect(const std::string& path) {
 // ours or is open to others, since whoever can write there could plant a
 // socket that receives our caller's descriptors.
 bool PrivateDir(const std::string& dir, std::string* why) {
-  size_t slash = dir.rfind('/');
-  if (slash != std::string::npos && slash > 0) mkdir(dir.substr(0, slash).c_str(), 0700);
+  // The state root and its missing parents too, 0700 as the state store makes
+  // them: containerd's shim passes --root <Root>/<namespace> before anything
+  // made <Root>, and a first call that could not reach a daemon ran in Node.
+  for (size_t at = dir.find('/', 1); at != std::string::npos; at = dir.find('/', at + 1)) mkdir(dir.substr(0, at).c_str(), 0700);
   mkdir(dir.c_str(), 0700);
   struct stat st;
   if (lstat(dir.c_str(), &st) < 0) {

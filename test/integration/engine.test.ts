@@ -1,7 +1,7 @@
 // Who the daemon serves: only callers of its own build, uid and namespaces.
 // Each refusal must still leave the call working, in a Node process of its own.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -96,6 +96,20 @@ describe.runIf(isRoot)('engine daemon', () => {
       expect(existsSync(`/proc/${old.pid}`)).toBe(true);
     } finally {
       old.kill('SIGKILL');
+    }
+  });
+
+  it('a first call whose state root and its parents do not exist yet is served by a daemon (the CRI shim\'s --root <Root>/k8s.io)', () => {
+    const root = join(h.work, 'fresh', 'k8s.io');
+    try {
+      const r = spawnSync(OCIRUN, ['--root', root, 'list', '-q'], { encoding: 'utf8', env: { ...process.env, OCIRUN_ENGINE_DEBUG: '1' } });
+      // The front end's debug output names the root, and nothing else: no fallback, no reason for one.
+      expect(r).toMatchObject({ status: 0, stderr: `ocirun engine: state root ${root}\n` });
+      expect(daemonPids(root)).toHaveLength(1);
+      expect(statSync(join(h.work, 'fresh')).mode & 0o777).toBe(0o700);
+    } finally {
+      stopDaemons(root);
+      rmSync(join(h.work, 'fresh'), { recursive: true, force: true });
     }
   });
 
