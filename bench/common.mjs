@@ -1,7 +1,7 @@
 // Helpers shared by the bench/*.mjs files (not a benchmark itself: run-all
 // skips it). Everything here is plain Node so benches run from a fresh build.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -191,19 +191,28 @@ export function runcSpecBundle(env, runc, args) {
   return dir;
 }
 
-/** SIGKILLs the engine daemons (bin/ocirun's) of every state root under `parent`, by the pid files they write. */
-export function stopEngineDaemons(parent) {
-  let roots = [];
-  try { roots = readdirSync(parent).map((n) => join(parent, n, '@engine')); } catch {}
-  for (const dir of roots) {
+/** Pids of the live engine daemons (bin/ocirun's) of state root `root` and of each state root in it (the CRI shim adds a namespace). */
+export function engineDaemonPids(root) {
+  let dirs = [join(root, '@engine')];
+  try { dirs = dirs.concat(readdirSync(root).map((n) => join(root, n, '@engine'))); } catch {}
+  const pids = [];
+  for (const dir of dirs) {
     let files = [];
     try { files = readdirSync(dir).filter((f) => f.endsWith('.pid')); } catch {}
     for (const f of files) {
-      const pid = Number(readFileSync(join(dir, f), 'utf8'));
       try {
-        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dist/daemon/main.js')) process.kill(pid, 'SIGKILL');
+        const pid = Number(readFileSync(join(dir, f), 'utf8'));
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dist/daemon/main.js')) pids.push(pid);
       } catch {}
     }
+  }
+  return pids;
+}
+
+/** SIGKILLs the engine daemons of every state root under `parent`, by the pid files they write. */
+export function stopEngineDaemons(parent) {
+  for (const pid of engineDaemonPids(parent)) {
+    try { process.kill(pid, 'SIGKILL'); } catch {}
   }
 }
 
@@ -246,4 +255,76 @@ export async function cleanUp({ rt, runc, env }) {
     for (const id of l.output.split('\n').filter(Boolean)) await exec(runc, ['--root', env.rootOf('runc'), 'delete', '--force', id], env.log);
   }
   await env.remove();
+}
+
+/**
+ * Loads TypeScript modules of the test harnesses (the engines' e2e code, shared
+ * with the tests rather than copied) through vite, which vitest brings.
+ * Returns the modules in order and close().
+ */
+export async function loadTs(...paths) {
+  const { createServer } = await import('vite');
+  const vite = await createServer({
+    root: repo, configFile: false, logLevel: 'error', appType: 'custom',
+    server: { middlewareMode: true, hmr: false, watch: null }, optimizeDeps: { noDiscovery: true, include: [] },
+  });
+  const mods = [];
+  for (const p of paths) mods.push(await vite.ssrLoadModule(p));
+  return { mods, close: () => vite.close() };
+}
+
+// CPU accounting by cgroup, for engines whose work is spread over processes
+// the bench never reaps (conmon, containerd and its shims, the containers).
+const CPUACCT = '/sys/fs/cgroup/cpuacct';
+const cgroupDir = (rel) => (existsSync(CPUACCT) ? join(CPUACCT, rel) : join('/sys/fs/cgroup', existsSync('/sys/fs/cgroup/unified') ? 'unified' : '', rel));
+
+/** CPU time (ns) charged to cgroup `rel` and its descendants, living or removed; 0 while it does not exist. */
+export function cgroupCpuNs(rel) {
+  const dir = cgroupDir(rel);
+  try {
+    if (dir.startsWith(CPUACCT)) return Number(readFileSync(join(dir, 'cpuacct.usage'), 'utf8'));
+    return Number(/^usage_usec (\d+)/m.exec(readFileSync(join(dir, 'cpu.stat'), 'utf8'))[1]) * 1000;
+  } catch {
+    return 0;
+  }
+}
+
+/** A cgroup of the bench's own (for CPU accounting only: cpuacct on v1); returns { rel, enter(pid), remove() }. */
+export function accountingCgroup(name) {
+  const rel = `/${name}`;
+  const dir = cgroupDir(rel);
+  mkdirSync(dir, { recursive: true });
+  const parentProcs = join(dirname(dir), 'cgroup.procs');
+  return {
+    rel,
+    enter: (pid) => writeFileSync(join(dir, 'cgroup.procs'), `${pid}\n`),
+    remove: () => {
+      try {
+        for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+          try { writeFileSync(parentProcs, `${pid}\n`); } catch {}
+        }
+        rmdirSync(dir);
+      } catch {}
+    },
+  };
+}
+
+/** Whether process `pid` is in cgroup `rel` or below it (in the hierarchy accountingCgroup uses). */
+export function inCgroup(pid, rel) {
+  const v1 = existsSync(CPUACCT);
+  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
+    const [, ctrl, path] = line.split(':');
+    const mine = v1 ? ctrl?.split(',').includes('cpuacct') : ctrl === '';
+    if (mine) return path === rel || path?.startsWith(`${rel}/`);
+  }
+  return false;
+}
+
+/** CPU time (ns) process `pid` has used so far (its threads, not its children); 0 once it is gone. */
+export function processCpuNs(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return 0;
+  }
 }
