@@ -16,6 +16,7 @@
 #include "engine/wire.h"
 #include "spawn/fd.h"
 #include "spawn/records.h"
+#include "spawn/unix_addr.h"
 
 namespace ocirun {
 namespace {
@@ -24,10 +25,8 @@ namespace engine = ocirun::engine;
 
 Napi::Value ListenUnix(const Napi::CallbackInfo& info) {
   std::string path = ArgString(info, 0, "path");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof addr.sun_path) ThrowErrno(info.Env(), ENAMETOOLONG, "bind", path);
-  memcpy(addr.sun_path, path.data(), path.size());
+  sockaddr_un addr;
+  if (!UnixAddress(path, &addr)) ThrowErrno(info.Env(), ENAMETOOLONG, "bind", path);
   UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) ThrowErrno(info.Env(), errno, "socket", path);
   // Made 0600 before anyone can connect: the umask decides the mode bind() gives.

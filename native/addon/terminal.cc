@@ -20,16 +20,16 @@
 #include "addon/addon.h"
 #include "addon/errors.h"
 #include "spawn/fd.h"
+#include "spawn/records.h"
+#include "spawn/unix_addr.h"
 
 namespace ocirun {
 namespace {
 
 Napi::Value ConnectUnix(const Napi::CallbackInfo& info) {
   std::string path = ArgString(info, 0, "path");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof addr.sun_path) ThrowErrno(info.Env(), ENAMETOOLONG, "connect", path);
-  memcpy(addr.sun_path, path.data(), path.size());
+  sockaddr_un addr;
+  if (!UnixAddress(path, &addr)) ThrowErrno(info.Env(), ENAMETOOLONG, "connect", path);
   // Non-blocking, as Go's net.Dial (runc) connects: a listener whose backlog
   // is full because it never accepts makes connect() fail with EAGAIN at once
   // instead of blocking the runtime forever. A fifo or file there is refused
@@ -97,18 +97,10 @@ Napi::Value RecvFd(const Napi::CallbackInfo& info) {
   while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return env.Null();
   if (n < 0) ThrowErrno(env, errno, "recvmsg");
-  int fd = -1;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; i++) {
-      int got;
-      memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-      if (fd < 0) fd = got;
-      else close(got);  // one file per message; extras would only leak
-    }
-  }
-  if (fd < 0) return env.Null();
+  // One file per message; extras close with the vector, they would only leak.
+  std::vector<UniqueFd> fds = TakeRights(&mh);
+  if (fds.empty()) return env.Null();
+  int fd = fds[0].release();
   Napi::Object out = Napi::Object::New(env);
   out.Set("fd", Napi::Number::New(env, fd));
   out.Set("name", Napi::String::New(env, name, size_t(n)));

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "build-config.h"  // OCIRUN_NODE
+#include "spawn/unix_addr.h"
 
 namespace ocirun::frontend {
 
@@ -24,13 +25,11 @@ namespace {
 constexpr int kStartWaitMs = 10000;
 
 int TryConnect(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) {
+  sockaddr_un addr;
+  if (!UnixAddress(path, &addr)) {
     errno = ENAMETOOLONG;
     return -1;
   }
-  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;

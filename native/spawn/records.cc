@@ -63,6 +63,20 @@ bool ParseError(const uint8_t* p, uint32_t len, SysError* out, SysError* err) {
 
 }  // namespace
 
+std::vector<UniqueFd> TakeRights(const msghdr* msg) {
+  std::vector<UniqueFd> out;
+  for (cmsghdr* c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(const_cast<msghdr*>(msg), c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      out.emplace_back(fd);
+    }
+  }
+  return out;
+}
+
 int SendRecord(int sock, uint16_t tag, const void* payload, size_t len, const int* fds, size_t nfds) {
   if (len > UINT32_MAX || nfds > kMaxRecordFds) return EMSGSIZE;
   proto::RecordHeader h{tag, uint16_t(nfds), uint32_t(len)};
@@ -166,15 +180,7 @@ RecordReader::Result RecordReader::Next(Record* out, int* err) {
       *err = e;
       return kFailed;
     }
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < count; i++) {
-        int fd;
-        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        fds_.emplace_back(fd);
-      }
-    }
+    for (UniqueFd& fd : TakeRights(&msg)) fds_.push_back(std::move(fd));
     if (msg.msg_flags & MSG_CTRUNC) {
       *err = EMSGSIZE;
       return kFailed;

@@ -5,6 +5,7 @@
 // socket between the front end and the daemon (engine/wire.h).
 #pragma once
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <deque>
@@ -19,6 +20,9 @@ namespace ocirun {
 
 // SCM_MAX_FD: the kernel's limit per sendmsg, so per record.
 constexpr uint16_t kMaxRecordFds = 253;
+
+// The descriptors (SCM_RIGHTS) a recvmsg() returned in `msg`, now ours.
+std::vector<UniqueFd> TakeRights(const msghdr* msg);
 
 struct Record {
   uint16_t tag = 0;
