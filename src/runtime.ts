@@ -69,7 +69,7 @@ export class Runtime {
   private readonly exits = new ExitTracker();
 
   constructor(opts: RuntimeOptions = {}) {
-    this.ctx = createContext({ root: opts.root, logger: opts.logger, debug: opts.debug, rootless: opts.rootless });
+    this.ctx = createContext({ root: opts.root, logger: opts.logger, debug: opts.debug, rootless: opts.rootless, cgroupManager: opts.cgroupManager });
     this.root = this.ctx.root;
   }
 

@@ -53,8 +53,11 @@ enum MessageTag : uint16_t {
   // 16-byte entries u32 phase (common/timing.h), u32 zero, u64 CLOCK_MONOTONIC ns.
   MSG_TIMING = 250,
 
-  // empty: the init reached the createRuntime point (hooks.pauseForRuntimeHooks) and
-  // waits on fd 3 for 'h' (go on); any other byte or EOF makes it exit.
+  // empty: the helper pauses for the runtime and waits on fd 3 for 'h' (go on);
+  // any other byte or EOF makes it exit. Sent by stage 0 right after MSG_PID
+  // when the runtime places the init in its cgroup itself (cgroup.byRuntime:
+  // a systemd scope needs the pid), then by the init at the createRuntime
+  // point (hooks.pauseForRuntimeHooks). The runtime tells them apart by order.
   MSG_HOOKS = 190,
 };
 

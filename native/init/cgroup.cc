@@ -14,6 +14,10 @@
 // judges a cgroup write by its opener, and a joined user or cgroup namespace
 // could hide the target.
 //
+// With the systemd driver the runtime does it: a transient scope is created
+// with the init's pid, so stage 0 pauses after MSG_PID (cgroup.byRuntime)
+// until the runtime has the scope, before the init is released.
+//
 // A new cgroup namespace is made by the init itself once it is in place
 // (clone3 would root the namespace at the runtime's cgroup, not the
 // container's), so the container sees its own cgroup as "/".
@@ -60,6 +64,7 @@ int cgroup_dir_fd() {
 }
 
 bool place_init(const Plan& plan, pid_t pid) {
+  if (plan.cgroup_by_runtime && !pause_for_runtime("place the container init in its cgroup")) return false;
   const std::string s = std::to_string(pid);
   for (size_t i = 0; i < g_procs.size(); i++) {
     if (!write_all(g_procs[i], s.data(), s.size()))

@@ -183,19 +183,23 @@ bool run_kind(const Plan& plan, uint32_t kind, const std::vector<std::string>& p
 }  // namespace
 
 bool create_hooks(const Plan& plan) {
-  if (plan.hooks_pause) {
-    proto::RecordHeader msg{proto::MSG_HOOKS, 0, 0};
-    ssize_t n;
-    do n = send(kPlanFd, &msg, sizeof msg, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n != sizeof msg) return fail(errno, "send", "", "ask the runtime to run its hooks");
-    char go = 0;
-    do n = read(kPlanFd, &go, 1);
-    while (n < 0 && errno == EINTR);
-    // The runtime's hooks failed (or it went away): it reports why, we just go.
-    if (n != 1 || go != 'h') _exit(1);
-  }
+  // The runtime's hooks failed (or it went away): it reports why, we just go.
+  if (plan.hooks_pause && !pause_for_runtime("run its hooks")) _exit(1);
   return run_kind(plan, HOOK_CREATE_CONTAINER, plan.hook_state_create);
+}
+
+bool pause_for_runtime(const char* why) {
+  proto::RecordHeader msg{proto::MSG_HOOKS, 0, 0};
+  ssize_t n;
+  do n = send(kPlanFd, &msg, sizeof msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  std::string what = std::string("ask the runtime to ") + why;
+  if (n != sizeof msg) return fail_msg(errno, "send", "", what);
+  char go = 0;
+  do n = read(kPlanFd, &go, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1 || go != 'h') return fail_msg(n < 0 ? errno : ECANCELED, "read", "", "the runtime did not " + std::string(why));
+  return true;
 }
 
 bool start_hooks(const Plan& plan, int fifo) {

@@ -152,7 +152,10 @@ struct Plan {
   std::string cgroup_dir;                 // v2: CLONE_INTO_CGROUP
   std::vector<std::string> cgroup_procs;  // cgroup.procs files for the init's pid
   std::vector<std::string> cgroup_tasks;  // v1 tasks files the init writes "0" to
-  bool places_cgroup() const { return !cgroup_dir.empty() || !cgroup_procs.empty() || !cgroup_tasks.empty(); }
+  bool cgroup_by_runtime = false;         // the runtime places it (systemd scope) while stage 0 waits
+  bool places_cgroup() const {
+    return !cgroup_dir.empty() || !cgroup_procs.empty() || !cgroup_tasks.empty() || cgroup_by_runtime;
+  }
   // userns (create only): how stage 0 maps a new user namespace without root (usermaps.cc).
   bool setgroups_deny = false;
   std::string uid_map_helper, gid_map_helper;  // newuidmap/newgidmap; empty: write the map directly

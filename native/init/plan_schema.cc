@@ -297,6 +297,7 @@ template <class V> void visit_create(V& v, Plan& p) {
     v.opt("dir", p.cgroup_dir, dir, kAbsolute);
     v.req("procs", p.cgroup_procs, kAbsolute);
     v.opt("tasks", p.cgroup_tasks, kAbsolute);
+    v.opt("byRuntime", p.cgroup_by_runtime);
   });
   bool uid_helper = !p.uid_map_helper.empty(), gid_helper = !p.gid_map_helper.empty();
   bool userns_mapping = p.setgroups_deny || uid_helper || gid_helper;

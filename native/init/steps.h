@@ -115,6 +115,8 @@ bool open_cgroups(const Plan& plan);
 int cgroup_dir_fd();
 bool place_init(const Plan& plan, pid_t pid);
 bool move_self(const Plan& plan);
+// MSG_HOOKS on fd 3, then the runtime's answer: false (after fail) when it is not 'h'.
+bool pause_for_runtime(const char* why);
 void close_cgroups();
 bool enter_cgroup_namespace(const Plan& plan);
 

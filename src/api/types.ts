@@ -15,6 +15,12 @@ export interface RuntimeOptions {
   root?: string;
   /** The CLI's --rootless: cgroup permission errors follow runc's rootless rules; default 'auto' (docs/rootless.md). */
   rootless?: boolean | 'auto';
+  /**
+   * The CLI's --cgroup-manager: 'systemd' makes each container's cgroup a
+   * transient scope through systemd's D-Bus API (runc's --systemd-cgroup;
+   * docs/cgroups.md), 'disabled' makes none; default cgroupfs.
+   */
+  cgroupManager?: 'cgroupfs' | 'systemd' | 'disabled';
   /** Where warnings (and with `debug`, debug lines) go; default stderr in runc's text format. */
   logger?: Logger;
   debug?: boolean;

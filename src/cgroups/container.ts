@@ -13,6 +13,7 @@ import { v1Unsupported, v1Writes } from './v1-resources.js';
 import { v2Unsupported, v2Writes } from './v2-resources.js';
 import { readOptional } from './files.js';
 import { rootlessCgroup, rootlessV2Dir } from './rootless.js';
+import { planSystemdCgroup, stopScope, updateScope } from './systemd.js';
 
 /** Limits other than device rules (which runc's own default config always carries). */
 const hasLimits = (r: LinuxResources | undefined): boolean =>
@@ -31,7 +32,9 @@ export function planContainerCgroup(ctx: RuntimeContext, spec: Spec, id: string,
     return undefined;
   }
   if (ctx.cgroupManager === 'systemd') {
-    throw new OciError('ERR_NOT_SUPPORTED', '--systemd-cgroup (--cgroup-manager systemd): not supported yet (ocirun manages cgroups through cgroupfs; use the cgroupfs driver, SystemdCgroup = false)');
+    const record = planSystemdCgroup(ctx, spec, id, layout);
+    if (resources) checkHostSupport(resources, 2, layout);
+    return record;
   }
   // A relative cgroupsPath is below the caller's cgroup (the daemon's is the top one).
   const caller = (): Map<string, string> => membershipOf(ctx.caller.pid);
@@ -104,6 +107,8 @@ function keepRealtimeSchedulable(record: CgroupRecord, spec: Spec): void {
 }
 
 export function cgroupPlacement(record: CgroupRecord, spec: Spec): CgroupPlacement {
+  // The scope does not exist before the init does: systemd makes it with the init's pid (ScopePlacement).
+  if (record.systemd) return { procs: [], byRuntime: true };
   const joinsCgroupNs = (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'cgroup' && ns.path);
   return managerFor(record).placement(joinsCgroupNs);
 }
@@ -114,6 +119,7 @@ export function cgroupPlacement(record: CgroupRecord, spec: Spec): CgroupPlaceme
  * skips them: only root may program the device controller.
  */
 export function setupCgroup(record: CgroupRecord, spec: Spec, callerPid?: number, rootless = false): string[] {
+  if (record.systemd) return [];  // at the helper's pause, once the scope is there
   const m = managerFor(record);
   m.create(callerPid);
   return m.apply(spec.linux?.resources ?? {}, { skipPids: true, skipDevices: rootless, devices: spec.linux?.devices });
@@ -127,7 +133,21 @@ export function finishCgroup(record: CgroupRecord, spec: Spec): void {
 
 /** Kills whatever is left in the cgroup and removes what create made. */
 export async function removeCgroup(record: CgroupRecord | undefined): Promise<void> {
-  if (record) await managerFor(record).destroy();
+  if (!record) return;
+  // Leftover processes are killed through the cgroup first, with either driver.
+  const m = managerFor(record);
+  if (record.systemd) {
+    if (m.exists() && m.pids().length > 0) await m.signalAll(9);
+    await stopScope(record);
+    return;
+  }
+  await m.destroy();
+}
+
+/** update: the new limits (systemd told first, with that driver), written to the files; returns warnings. */
+export async function applyLimits(record: CgroupRecord, resources: LinuxResources): Promise<string[]> {
+  if (record.systemd) await updateScope(record, resources);
+  return managerFor(record).apply(resources, { skipDevices: true });
 }
 
 /**

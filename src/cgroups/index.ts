@@ -16,6 +16,8 @@ export interface CgroupRecord {
   dirs: Record<string, string>;
   /** The directories create made, which delete removes; the others were there before. */
   created: string[];
+  /** The systemd driver: the scope whose cgroup `dirs` names (src/cgroups/systemd.ts); absent with cgroupfs. */
+  systemd?: import('./systemd.js').SystemdUnitRecord;
 }
 
 /** How the init gets into its cgroups before the user program runs (see native/init/cgroup.cc). */
@@ -26,6 +28,8 @@ export interface CgroupPlacement {
   procs: string[];
   /** v1 `tasks` files the init writes "0" to, moving itself before it runs anything else. */
   tasks?: string[];
+  /** The runtime puts the init in place itself (a systemd scope) while the helper waits. */
+  byRuntime?: boolean;
 }
 
 export interface ApplyOptions {

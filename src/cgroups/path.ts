@@ -16,7 +16,7 @@ export const DEFAULT_PARENT = '/ocirun';
 export function cgroupsPathProblem(path: string): string | undefined {
   if (path.includes('\0')) return 'must not contain NUL bytes';
   if (!path.startsWith('/') && /^[^/]*:[^/]*:[^/]*$/.test(path)) {
-    return 'looks like a systemd path (slice:prefix:name); ocirun manages cgroups through cgroupfs only';
+    return 'looks like a systemd path (slice:prefix:name), which needs the systemd driver (--systemd-cgroup)';
   }
   if (path.split('/').includes('..')) return 'must not contain ".."';
   if (posix.normalize(`/${path}`) === '/') return 'names the root cgroup';

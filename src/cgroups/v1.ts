@@ -88,7 +88,7 @@ export class V1Cgroup implements CgroupManager {
     // hierarchy of a hybrid host takes it at birth (CLONE_INTO_CGROUP), unless
     // a joined cgroup namespace may not see it (as on a unified host).
     const versions = new Map(hostLayout().hierarchies.map((h) => [h.name, h.version]));
-    const out: Required<CgroupPlacement> = { dir: '', procs: [], tasks: [] };
+    const out: Required<Omit<CgroupPlacement, 'byRuntime'>> = { dir: '', procs: [], tasks: [] };
     for (const [name, dir] of Object.entries(this.record.dirs)) {
       if (versions.get(name) !== 2) out.tasks.push(join(dir, 'tasks'));
       else if (joinsCgroupNamespace || out.dir) out.procs.push(join(dir, 'cgroup.procs'));

@@ -7,6 +7,7 @@ import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:
 import { dirname, join } from 'node:path';
 import { helperPath, native } from '../native/binding.js';
 import { moveToTopCgroups } from '../cgroups/leave.js';
+import { keepSystemdConnection } from '../cgroups/systemd-bus.js';
 import { Server } from './server.js';
 import { claimName, sweepStaleNames } from './names.js';
 
@@ -53,6 +54,8 @@ async function run(): Promise<void> {
   writeFileSync(`${pidFile}.tmp`, `${process.pid}\n`);
   renameSync(`${pidFile}.tmp`, pidFile);
   for (const f of moveToTopCgroups()) log(`staying in a cgroup: ${f}`);
+  // One D-Bus connection to systemd for every call (the systemd cgroup driver), opened on first use.
+  keepSystemdConnection();
 
   let idle: NodeJS.Timeout | undefined;
   let stopping = false;

@@ -23,6 +23,7 @@ import { planInitHooks, runPoststop, RuntimeHookGate } from '../hooks/lifecycle.
 import { ProcessIo, sendPidfd, type ProcessIoOptions } from '../io/process-io.js';
 import { detachHostMounts, hostMountsBefore, usesHostMountNamespace } from '../rootfs/host-mounts.js';
 import { cgroupPlacement, finishCgroup, planContainerCgroup, removeCgroup, setupCgroup } from '../cgroups/container.js';
+import { ScopePlacement } from '../cgroups/systemd.js';
 
 /** Terminal, --console-socket, --preserve-fds, LISTEN_FDS: see src/io/process-io.ts. */
 export interface CreateOptions extends ProcessIoOptions {
@@ -62,6 +63,22 @@ export interface Created {
   terminal?: number;
 }
 
+/**
+ * The helper pauses (MSG_HOOKS) first in stage 0 when the systemd driver
+ * places the init, then at the createRuntime point for the runtime's hooks.
+ */
+function helperPauses(scope: ScopePlacement | undefined, gate: RuntimeHookGate | undefined): ((pid: number, fd: number) => void) | undefined {
+  if (!scope) return gate?.onHooks;
+  return (pid, fd) => {
+    if (scope.takes()) scope.onPause(pid, fd);
+    else if (gate) gate.onHooks(pid, fd);
+    else {
+      writeSync(fd, 'a');
+      closeSync(fd);
+    }
+  };
+}
+
 // Ours never changes: read once, not per create.
 let ownStartTime: string | undefined;
 const selfStartTime = (): string => (ownStartTime ??= readProcStat(process.pid)?.startTime ?? '');
@@ -83,6 +100,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   });
   plan.timing = opts.timing;
   if (cgroup) plan.cgroup = cgroupPlacement(cgroup, spec);
+  const scope = cgroup?.systemd ? new ScopePlacement(cgroup, spec, (m) => ctx.logger.warn(m), ctx.rootless) : undefined;
   const io = new ProcessIo(spec.process!, opts, ctx.caller);
   io.applyTo(plan);
   const hookSource = { ociVersion: OCI_VERSION, id, bundle, annotations: spec.annotations };
@@ -122,12 +140,12 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       let spawned;
       try {
         spawned = await ctx.caller.spawn({
-          helper, plan: planBytes, stdio: opts.stdio ?? [...ctx.caller.stdio], timing: opts.timing, onHooks: gate?.onHooks,
-          extraFds: io.open(),
+          helper, plan: planBytes, stdio: opts.stdio ?? [...ctx.caller.stdio], timing: opts.timing,
+          onHooks: helperPauses(scope, gate), extraFds: io.open(),
         });
       } catch (err) {
-        // A failed prestart/createRuntime hook is why the helper gave up.
-        throw (await gate?.failure()) ?? err;
+        // A failed scope or prestart/createRuntime hook is why the helper gave up.
+        throw (await scope?.failure()) ?? (await gate?.failure()) ?? err;
       }
       ({ pidfd, controlFd } = spawned);
       // Nothing to hold the signal for: the container is not recorded yet, and will not be.

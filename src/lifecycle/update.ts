@@ -7,7 +7,7 @@ import type { RuntimeContext } from '../context.js';
 import { ConfigError, OciError } from '../errors.js';
 import { validateSpec } from '../config/validate.js';
 import { managerFor } from '../cgroups/index.js';
-import { requireCgroup } from '../cgroups/container.js';
+import { applyLimits, requireCgroup } from '../cgroups/container.js';
 import type { LinuxResources, Spec } from '../oci/types.js';
 import { deriveStatus } from '../state/status.js';
 
@@ -57,7 +57,7 @@ export async function updateContainer(ctx: RuntimeContext, id: string, update: L
           `linux.resources.memory.limit: ${limit} is below the container's current usage (${usage} bytes) and memory.checkBeforeUpdate is set`);
       }
     }
-    const warnings = manager.apply(spec.linux?.resources ?? {}, { skipDevices: true });
+    const warnings = await applyLimits(cgroup, spec.linux?.resources ?? {});
     record.config = spec;
     ctx.store.write(record);
     return warnings;

@@ -171,6 +171,11 @@ export interface CgroupPlacementPlan {
    * cgroup.procs waits for an RCU grace period (docs/performance.md).
    */
   tasks?: string[];
+  /**
+   * The runtime places the init itself (the systemd driver's scope is made
+   * with its pid): stage 0 sends MSG_HOOKS right after MSG_PID and waits for 'h'.
+   */
+  byRuntime?: boolean;
 }
 
 export interface ConsolePlan {

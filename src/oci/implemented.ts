@@ -54,7 +54,7 @@ export const IMPLEMENTED = {
   /** Per-option exceptions to mountOptionKinds. */
   mountOptionOverrides: Object.create(null) as Readonly<Record<string, boolean>>,
   hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as readonly HookName[],
-  cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+  cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: false },
   seccomp: true,
   apparmor: true,
   selinux: true,

@@ -59,7 +59,7 @@ describe('cgroup hierarchies and cgroupsPath', () => {
 
   it.each([
     ['/a/../../etc', 'linux.cgroupsPath: must not contain ".."'],
-    ['system.slice:ocirun:x', 'linux.cgroupsPath: looks like a systemd path (slice:prefix:name); ocirun manages cgroups through cgroupfs only'],
+    ['system.slice:ocirun:x', 'linux.cgroupsPath: looks like a systemd path (slice:prefix:name), which needs the systemd driver (--systemd-cgroup)'],
     ['/', 'linux.cgroupsPath: names the root cgroup'],
   ])('refuses %s', (path, message) => {
     expect(() => resolveCgroupDirs(path, 'x', parseLayout(UNIFIED))).toThrow(message);

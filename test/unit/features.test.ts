@@ -75,7 +75,7 @@ describe('features', () => {
   });
 
   it('reports disabled features that the validator refuses', () => {
-    expect(f.linux!.cgroup).toEqual({ v1: true, v2: true, systemd: false, systemdUser: false, rdma: false });
+    expect(f.linux!.cgroup).toEqual({ v1: true, v2: true, systemd: true, systemdUser: false, rdma: false });
     expect(f.linux!.selinux).toEqual({ enabled: true });
     expect(f.linux!.intelRdt).toEqual({ enabled: false });
     expect(f.linux!.mountExtensions).toEqual({ idmap: { enabled: true } });

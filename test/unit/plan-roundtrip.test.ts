@@ -96,7 +96,7 @@ function fullInitPlan(): Complete<InitPlan> {
       stateStart: ['{"status":"created","pid":', '}'],
     },
     console: { socketFd: 4, rows: 24, cols: 0xffff },
-    cgroup: { dir: '/sys/fs/cgroup/c1', procs: ['/sys/fs/cgroup/pids/c1/cgroup.procs'], tasks: ['/sys/fs/cgroup/memory/c1/tasks'] },
+    cgroup: { dir: '/sys/fs/cgroup/c1', procs: ['/sys/fs/cgroup/pids/c1/cgroup.procs'], tasks: ['/sys/fs/cgroup/memory/c1/tasks'], byRuntime: true },
     userns: { setgroupsDeny: true, uidMapHelper: '/usr/bin/newuidmap', gidMapHelper: '/usr/bin/newgidmap' },
   };
 }
