@@ -41,7 +41,8 @@ quietly() {
 # containernetworking-plugins and iptables: the CNI bridge, host-local, portmap
 # and loopback plugins the CRI tests' containerd gives its pods.
 # systemd and dbus: test/vm/run.mjs --systemd boots them as the VM's PID 1 and
-# system bus (the systemd cgroup driver and SystemdCgroup = true tests).
+# system bus (the systemd cgroup driver and SystemdCgroup = true tests); dbus's
+# dbus-daemon and dbus-send also give test/integration/systemd-bus.test.ts a private bus.
 packages="build-essential python3 libc6-dev busybox-static runc iproute2 libseccomp-dev rapidjson-dev podman conmon catatonit containerd umoci attr zstd qemu-system-x86 linux-image-amd64 xz-utils uidmap containernetworking-plugins iptables systemd dbus"
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   need=

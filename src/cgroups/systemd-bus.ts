@@ -79,11 +79,14 @@ export class SystemdBus {
     const stream = (bus as unknown as { _connection?: { stream?: NodeJS.EventEmitter } })._connection?.stream;
     stream?.on('close', () => sd.close());
     const match = `type='signal',sender='${SYSTEMD}',path='${MANAGER_PATH}',interface='${MANAGER}',member='JobRemoved'`;
-    await sd.call('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's', [match], 'subscribe to systemd jobs');
-    // systemd sends job signals only to its subscribers.
-    await sd.manager('Subscribe', '', [], 'subscribe to systemd jobs').catch((err: OciError) => {
-      if (!/AlreadySubscribed/.test(err.message)) throw err;
-    });
+    try {
+      await sd.call('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's', [match], 'subscribe to systemd jobs');
+      // systemd sends job signals only to its subscribers.
+      await sd.manager('Subscribe', '', [], 'subscribe to systemd jobs');
+    } catch (err) {
+      sd.close();
+      throw err;
+    }
     return sd;
   }
 
