@@ -71,6 +71,8 @@ export class ScopePlacement {
       try {
         await startScope(this.record, this.spec, pid);
         const m = new V2Cgroup(this.record);
+        // What systemd does not enable for a scope (hugetlb, misc...), enabled down to it as runc's fs2 does.
+        m.create();
         for (const w of m.apply(this.spec.linux?.resources ?? {}, { skipPids: true, skipDevices: this.rootless, devices: this.spec.linux?.devices })) this.warn(w);
         answer = 'h';
       } finally {
