@@ -12,10 +12,14 @@ import { hostLayout, membershipKey, selfMembership, type CgroupLayout } from './
 /** Where containers without a cgroupsPath go, below every hierarchy's root. */
 export const DEFAULT_PARENT = '/ocirun';
 
-/** The syntax rules, without the host: one line naming the problem, or undefined. */
-export function cgroupsPathProblem(path: string): string | undefined {
+/**
+ * The syntax rules, without the host: one line naming the problem, or
+ * undefined. The config validator knows no driver; `cgroupfs` adds the
+ * refusal of systemd's form, which only the systemd driver reads.
+ */
+export function cgroupsPathProblem(path: string, cgroupfs = false): string | undefined {
   if (path.includes('\0')) return 'must not contain NUL bytes';
-  if (!path.startsWith('/') && /^[^/]*:[^/]*:[^/]*$/.test(path)) {
+  if (cgroupfs && !path.startsWith('/') && /^[^/]*:[^/]*:[^/]*$/.test(path)) {
     return 'looks like a systemd path (slice:prefix:name), which needs the systemd driver (--systemd-cgroup)';
   }
   if (path.split('/').includes('..')) return 'must not contain ".."';
@@ -29,7 +33,7 @@ export function resolveCgroupDirs(
   layout: CgroupLayout = hostLayout(), self: () => Map<string, string> = selfMembership,
 ): Record<string, string> {
   const path = cgroupsPath || `${DEFAULT_PARENT}/${id}`;
-  const problem = cgroupsPathProblem(path);
+  const problem = cgroupsPathProblem(path, true);
   if (problem) throw new OciError('ERR_INVALID_CONFIG', `linux.cgroupsPath: ${problem}`);
   if (layout.hierarchies.length === 0) throw new OciError('ERR_NOT_SUPPORTED', 'no cgroup hierarchy is mounted under /sys/fs/cgroup');
   const dirs: Record<string, string> = {};
