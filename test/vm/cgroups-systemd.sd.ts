@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Harness, isRoot, RUNC, waitFor } from '../integration/harness.js';
 import { hostLayout } from '../../src/cgroups/layout.js';
+import { daemonPids } from '../support/engine.js';
 import type { Spec } from '../../src/oci/types.js';
 
 const inVm = !!process.env.OCIRUN_TEST_VM && hostLayout().mode === 'unified' && existsSync('/run/systemd/system');
@@ -139,5 +140,32 @@ describe.runIf(isRoot && inVm && !!RUNC)('systemd cgroup driver (systemd VM)', (
     // The first container and its unit are untouched either way.
     expect(JSON.parse(sd(rt, ['state', first]).stdout).status).toBe('running');
     expect(show(`taken-${first}.scope`, 'ActiveState').ActiveState).toBe('active');
+  });
+
+  it.each(RUNTIMES)('%s: a create that fails after the scope is made (prestart hook) leaves no unit and no state', async (rt) => {
+    const id = h.id();
+    const unit = `hook-${id}.scope`;
+    const b = h.bundle((spec) => {
+      spec.process!.args = ['sleep', '600'];
+      spec.linux!.cgroupsPath = `:hook:${id}`;
+      spec.hooks = { prestart: [{ path: '/bin/false' }] };
+    });
+    const r = sd(rt, ['create', '--bundle', b, id]);
+    expect(r.status).not.toBe(0);
+    if (rt === 'ocirun') expect(r.stderr).toMatch(/^ocirun: prestart hook #0 \(\/bin\/false\)[^\n]*\n$/);
+    await waitFor(() => gone(unit));
+    expect(existsSync(`${CG}/system.slice/${unit}`)).toBe(false);
+    expect(sd(rt, ['state', id]).status).not.toBe(0);
+  });
+
+  it('ocirun: the engine daemon keeps one D-Bus connection across calls', () => {
+    const ids = [h.id(), h.id()];
+    for (const id of ids) expect(sd('ocirun', ['run', '-d', '--bundle', bundle(undefined, 'sleep 600'), id]).status).toBe(0);
+    for (const id of ids) expect(sd('ocirun', ['delete', '--force', id]).status).toBe(0);
+    const [daemon] = daemonPids(h.root);
+    expect(daemon).toBeGreaterThan(0);
+    // busctl's PID column: the daemon's connections to the system bus.
+    const conns = spawnSync('busctl', ['--system', 'list', '--unique', '--no-legend'], { encoding: 'utf8' }).stdout;
+    expect(conns.split('\n').filter((l) => l.trim().split(/\s+/)[1] === String(daemon))).toHaveLength(1);
   });
 });
