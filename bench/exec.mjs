@@ -3,18 +3,20 @@
 // ocirun and runc side by side on the same bundle, interleaved so both see the
 // same machine state; plus `exec -d` (returns once the program runs). Prints
 // median and p90 wall time per runtime and case and the ocirun/runc ratios.
-// The containers and the temp dir go in `finally`.
+// The containers and the temp dir go in `finally`. --gap MS sleeps before each
+// exec, as a probe every few seconds would: a cgroup.procs write then finds the
+// kernel's rcu_sync cold and waits for an RCU grace period (docs/performance.md).
 //
-//   node bench/exec.mjs [--runs N]
+//   node bench/exec.mjs [--runs N] [--gap MS]
 import {
   OCIRUN, benchDir, checkInterrupted, describeFailure, exec, findRunc, fmtMs, median, mustExec, parseIntFlags, percentile,
   ratio, requireRoot,
 } from './common.mjs';
 
-const USAGE = 'usage: node bench/exec.mjs [--runs N]';
+const USAGE = 'usage: node bench/exec.mjs [--runs N] [--gap MS]';
 
 async function main() {
-  const opts = parseIntFlags(process.argv.slice(2), { runs: 40 }, USAGE);
+  const opts = parseIntFlags(process.argv.slice(2), { runs: 40, gap: 0 }, USAGE);
   requireRoot();
   const runc = findRunc();
   const env = await benchDir(['sleep', '3600']);
@@ -28,7 +30,7 @@ async function main() {
       await mustExec(cmd, argv('run', '-d', '--bundle', env.bundle, `bench-${name}`), env.log);
       started.push([name, cmd, argv]);
     }
-    console.log(`exec into a running container: ${opts.runs} runs each`);
+    console.log(`exec into a running container: ${opts.runs} runs each${opts.gap ? `, ${opts.gap} ms quiet before each` : ''}`);
     const cases = [['exec true', ['/bin/true']], ['exec -d true', ['-d'], ['/bin/true']]];
     const samples = new Map();
     // One warm-up round, not recorded: page cache, the helper's sealed memfd.
@@ -36,6 +38,7 @@ async function main() {
       for (const [name, cmd, argv] of runners) {
         for (const [label, first, rest] of cases) {
           checkInterrupted();
+          if (opts.gap) await new Promise((r) => setTimeout(r, opts.gap));
           const args = rest ? argv('exec', ...first, `bench-${name}`, ...rest) : argv('exec', `bench-${name}`, ...first);
           const r = await exec(cmd, args, env.log);
           if (r.code !== 0) throw new Error(`${name} ${label}: ${describeFailure(r)}`);

@@ -21,6 +21,12 @@
 // A new cgroup namespace is made by the init itself once it is in place
 // (clone3 would root the namespace at the runtime's cgroup, not the
 // container's), so the container sees its own cgroup as "/".
+//
+// exec does the same with stage 0 in the init's place (exec_mode.cc): it is
+// single-threaded, so "0" to tasks moves all of it, and the process it clones
+// is born in the cgroup2 one; what the runtime could not plan that way
+// (rootless, a joined cgroup namespace under nsdelegate: src/cgroups/join.ts)
+// is stage 0's own pid to cgroup.procs, as before.
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -39,6 +45,12 @@ namespace {
 int g_dir = -1;
 std::vector<int> g_procs, g_tasks;
 
+// exec's words are the ones it always had.
+const char* what(const Plan& plan, bool open = false) {
+  if (plan.exec_mode()) return "join the container's cgroup via";
+  return open ? "open the container's cgroup via" : "move the container init into its cgroup via";
+}
+
 }  // namespace
 
 bool open_cgroups(const Plan& plan) {
@@ -48,12 +60,12 @@ bool open_cgroups(const Plan& plan) {
   }
   for (const auto& path : plan.cgroup_procs) {
     int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return fail(errno, "open", path, "open the container's cgroup via");
+    if (fd < 0) return fail(errno, "open", path, what(plan, true));
     g_procs.push_back(fd);
   }
   for (const auto& path : plan.cgroup_tasks) {
     int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return fail(errno, "open", path, "open the container's cgroup via");
+    if (fd < 0) return fail(errno, "open", path, what(plan, true));
     g_tasks.push_back(fd);
   }
   return true;
@@ -68,7 +80,7 @@ bool place_init(const Plan& plan, pid_t pid) {
   const std::string s = std::to_string(pid);
   for (size_t i = 0; i < g_procs.size(); i++) {
     if (!write_all(g_procs[i], s.data(), s.size()))
-      return fail(errno, "write", plan.cgroup_procs[i], "move the container init into its cgroup via");
+      return fail(errno, "write", plan.cgroup_procs[i], what(plan));
   }
   return true;
 }
@@ -77,7 +89,7 @@ bool move_self(const Plan& plan) {
   // "0" is the writer itself; the init is single-threaded, so this is the whole process.
   for (size_t i = 0; i < g_tasks.size(); i++) {
     if (!write_all(g_tasks[i], "0", 1))
-      return fail(errno, "write", plan.cgroup_tasks[i], "move the container init into its cgroup via");
+      return fail(errno, "write", plan.cgroup_tasks[i], what(plan));
   }
   return true;
 }

@@ -1,9 +1,11 @@
 // Exec mode (`ocirun exec`): one more process in an existing container.
 //
-// Stage 0 runs in the runtime's namespaces: it moves itself into the init's
-// cgroups, joins the init's namespaces through /proc/<pid>/ns (ns.cc's order),
-// checks that the init is still the process the runtime named, and clones the
-// child with CLONE_PARENT, so the child is inside the pid namespace and is the
+// Stage 0 runs in the runtime's namespaces: it opens the init's cgroups and
+// moves itself into the v1 ones (and any cgroup.procs the runtime could not
+// avoid: cgroup.cc), joins the init's namespaces through /proc/<pid>/ns
+// (ns.cc's order), checks that the init is still the process the runtime
+// named, and clones the child with CLONE_PARENT (and into the cgroup2 one,
+// CLONE_INTO_CGROUP), so the child is inside the pid namespace and is the
 // runtime's to wait for. The child sets the process up the way the init sets
 // up its own, reports ready, waits for the commit byte, and keeps the socket
 // open (close-on-exec) until execve: EOF tells the runtime the program
@@ -35,17 +37,6 @@ namespace {
 
 void check(bool ok) {
   if (!ok) die_report();
-}
-
-bool join_cgroups(const Plan& plan) {
-  // Before any namespace: these are host paths, written with host rights.
-  const std::string self = std::to_string(getpid());
-  for (const auto& path : plan.exec_cgroups) {
-    Fd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-    if (fd.get() < 0) return fail(errno, "open", path, "join the container's cgroup via");
-    if (!write_all(fd.get(), self.data(), self.size())) return fail(errno, "write", path, "join the container's cgroup via");
-  }
-  return true;
 }
 
 // The pid behind a pidfd, from its fdinfo; 0 when unknown.
@@ -84,6 +75,7 @@ bool open_cwd(const Process& p, int* out) {
 }
 
 [[noreturn]] void child(const Plan& plan, int sync, int parent_pidfd, const std::vector<int>& extra) {
+  close_cgroups();
   await_release(sync, parent_pidfd);
   // A session of its own, as runc gives every container process: job control
   // signals of the runtime's terminal are not the container's, and a terminal
@@ -156,7 +148,11 @@ void exec_main(const Plan& plan, std::vector<int> extra) {
   if (getppid() != parent) check(fail(ESRCH, "getppid", "", "runtime exited during setup"));
   check(apply_oom_score_adj(plan.process));
 
-  check(join_cgroups(plan));
+  // Before any namespace: host paths, judged by the kernel with host rights.
+  // Stage 0 is single-threaded: "0" to tasks moves the whole of it.
+  check(open_cgroups(plan));
+  check(move_self(plan));
+  check(place_init(plan, getpid()));
   // No mount namespace to join: the init's root, opened while /proc is still the host's.
   int root = -1;
   if (!plan.exec_root.empty()) {
@@ -177,8 +173,9 @@ void exec_main(const Plan& plan, std::vector<int> extra) {
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     check(fail(errno, "socketpair", "", "create sync channel"));
   int pidfd = -1;
-  pid_t pid = clone_init(plan, &pidfd);
+  pid_t pid = clone_init(plan, &pidfd, cgroup_dir_fd());
   if (pid < 0) die_report();
+  if (pid > 0) close_cgroups();
   if (pid == 0) {
     close(sv[0]);
     child(plan, sv[1], parent_pidfd, extra);

@@ -143,12 +143,11 @@ struct Plan {
   // console: process.terminal. The socket is one of the inherited fds.
   int console_fd = -1;
   uint32_t console_rows = 0, console_cols = 0;
-  // exec only: targetFd, the inherited pidfd of the container's init, and cgroupProcs.
+  // exec only: targetFd, the inherited pidfd of the container's init.
   int exec_target = -1;
-  std::vector<std::string> exec_cgroups;
   std::string exec_root;  // exec only: the init's root to chroot into (no mount namespace)
   bool exec_mode() const { return mode == Mode::kExec; }
-  // cgroup (create only): the init's cgroups (cgroup.cc places it).
+  // cgroup: the init's cgroups (cgroup.cc places it; for exec, stage 0 and the process it clones).
   std::string cgroup_dir;                 // v2: CLONE_INTO_CGROUP
   std::vector<std::string> cgroup_procs;  // cgroup.procs files for the init's pid
   std::vector<std::string> cgroup_tasks;  // v1 tasks files the init writes "0" to

@@ -339,7 +339,14 @@ template <class V> void visit_exec(V& v, Plan& p) {
   v.req("targetFd", p.exec_target);
   v.check(inherited(p.exec_target), "targetFd", "not an inherited descriptor");
   v.check(p.console_fd != p.exec_target, "targetFd", "the console socket and the exec target are one descriptor");
-  v.req("cgroupProcs", p.exec_cgroups, kAbsolute);
+  // The init's cgroups, the same fields as create's (cgroup.cc): stage 0 joins them.
+  bool cgroup = p.places_cgroup();
+  v.obj("cgroup", cgroup, [&] {
+    bool dir = !p.cgroup_dir.empty();
+    v.opt("dir", p.cgroup_dir, dir, kAbsolute);
+    v.req("procs", p.cgroup_procs, kAbsolute);
+    v.opt("tasks", p.cgroup_tasks, kAbsolute);
+  });
   bool root = !p.exec_root.empty();
   v.opt("root", p.exec_root, root, kAbsolute);
   v.check(!root || !p.has_namespace(CLONE_NEWNS), "root", "a container with a mount namespace is entered by joining it");

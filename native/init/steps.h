@@ -110,7 +110,9 @@ bool fix_stdio_ownership(const Process& p);
 // cgroup.cc: open_cgroups first thing in stage 0; clone_init takes
 // cgroup_dir_fd(); place_init before the init is released; once released,
 // the init moves itself through the v1 tasks files (move_self), closes them
-// and makes its cgroup namespace (when new) once it is in place.
+// and makes its cgroup namespace (when new) once it is in place. exec's
+// stage 0 opens, moves itself and places its own pid, then clones with
+// cgroup_dir_fd() (exec_mode.cc).
 bool open_cgroups(const Plan& plan);
 int cgroup_dir_fd();
 bool place_init(const Plan& plan, pid_t pid);

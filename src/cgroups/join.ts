@@ -3,6 +3,7 @@
 // cgroup manager, an engine, or nobody) and on v1, v2 and hybrid hosts.
 import { readFileSync } from 'node:fs';
 import { readMountinfo, visibleMounts, type MountEntry } from '../mountinfo.js';
+import type { CgroupPlacementPlan } from '../native/plan-schema.js';
 import { parseMembership } from './layout.js';
 
 function mountFor(mounts: readonly MountEntry[], controllers: string, path: string): MountEntry | undefined {
@@ -15,33 +16,55 @@ function mountFor(mounts: readonly MountEntry[], controllers: string, path: stri
   });
 }
 
+export interface JoinOptions {
+  /** The process joins the container's cgroup namespace (the cgroup2 check under nsdelegate). */
+  joinsCgroupNamespace: boolean;
+  /** The runtime is root: the container's cgroup2 directory is writable after joining its user namespace. */
+  root: boolean;
+}
+
 /**
- * cgroup.procs files (host paths) of every hierarchy where the init is in a
- * cgroup other than ours; [] when it shares all of ours. Hierarchies this
+ * How the exec'd process joins every hierarchy where the init is in a cgroup
+ * other than ours (nothing where it shares all of ours). Hierarchies this
  * mount namespace does not show (unmounted, or hidden by a mount over them)
  * are skipped: there is nothing to write to.
+ *
+ * Not our pid to cgroup.procs where it can be helped: that takes the kernel's
+ * global cgroup_threadgroup_rwsem and waits for an RCU grace period unless
+ * another such write came just before (docs/performance.md). v1: the
+ * single-threaded stage 0 writes "0" to `tasks`, moving itself without the
+ * lock. cgroup2: the process is cloned into the cgroup (CLONE_INTO_CGROUP),
+ * which the kernel judges after stage 0 joined the container's namespaces
+ * (cgroup_css_set_fork): the writer's own credentials, and under nsdelegate
+ * both cgroups must be inside its cgroup namespace, which a joined one's
+ * never holds ours. Rootless or there, today's cgroup.procs write.
  */
-export function execCgroupProcs(initPid: number, selfPid = process.pid): string[] {
+export function execCgroupPlacement(initPid: number, selfPid: number, opts: JoinOptions): CgroupPlacementPlan {
   let theirs: string;
   try {
     theirs = readFileSync(`/proc/${initPid}/cgroup`, 'utf8');
   } catch {
-    return [];  // the init is gone; joining its namespaces will say so
+    return { procs: [] };  // the init is gone; joining its namespaces will say so
   }
-  return cgroupProcsToJoin(theirs, readFileSync(`/proc/${selfPid}/cgroup`, 'utf8'), readMountinfo());
+  return cgroupPlacementToJoin(theirs, readFileSync(`/proc/${selfPid}/cgroup`, 'utf8'), readMountinfo(), opts);
 }
 
-/** execCgroupProcs on the texts of /proc/<init>/cgroup and /proc/self/cgroup, and our mountinfo. */
-export function cgroupProcsToJoin(initCgroups: string, ownCgroups: string, mountinfo: readonly MountEntry[]): string[] {
+/** execCgroupPlacement on the texts of /proc/<init>/cgroup and /proc/self/cgroup, and our mountinfo. */
+export function cgroupPlacementToJoin(initCgroups: string, ownCgroups: string, mountinfo: readonly MountEntry[],
+  opts: JoinOptions): CgroupPlacementPlan {
   const ours = parseMembership(ownCgroups);
   const mounts = visibleMounts(mountinfo);
-  const out: string[] = [];
+  const out: CgroupPlacementPlan = { procs: [], tasks: [] };
   for (const [controllers, path] of parseMembership(initCgroups)) {
     if (ours.get(controllers) === path) continue;
     const m = mountFor(mounts, controllers, path);
     if (!m) continue;
     const rel = m.root === '/' ? path : path.slice(m.root.length);
-    out.push(`${m.mountPoint}${rel === '/' ? '' : rel}/cgroup.procs`);
+    const dir = `${m.mountPoint}${rel === '/' ? '' : rel}`;
+    if (m.fstype !== 'cgroup2') out.tasks!.push(`${dir}/tasks`);
+    else if (opts.root && !(opts.joinsCgroupNamespace && m.superOptions.includes('nsdelegate'))) out.dir = dir;
+    else out.procs.push(`${dir}/cgroup.procs`);
   }
+  if (out.tasks!.length === 0) delete out.tasks;
   return out;
 }

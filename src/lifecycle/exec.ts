@@ -25,7 +25,7 @@ import { deriveStatus } from '../state/status.js';
 import { writeFileAtomic, type ContainerRecord } from '../state/store.js';
 import { ProcessIo, sendPidfd, type ProcessIoOptions } from '../io/process-io.js';
 import { AttachedTerminal, copyWindowSize } from '../io/terminal.js';
-import { execCgroupProcs } from '../cgroups/join.js';
+import { execCgroupPlacement } from '../cgroups/join.js';
 import { buildInitPlan } from './init-plan.js';
 import { exitCodeOf, openInit, SignalForwarder, waitExit } from './process.js';
 
@@ -161,7 +161,11 @@ function buildExecPlan(ctx: RuntimeContext, record: ContainerRecord, p: Process,
     process: { ...full.process, ...planProcess(p, 'exec', held) },
     debug: ctx.debug,
     targetFd,
-    cgroupProcs: execCgroupProcs(record.pid, ctx.caller.pid),
+    cgroup: execCgroupPlacement(record.pid, ctx.caller.pid, {
+      joinsCgroupNamespace: (config.linux?.namespaces ?? []).some((ns) => ns.type === 'cgroup'),
+      // The daemon serves only callers of its own uid.
+      root: process.geteuid?.() === 0,
+    }),
     // No mount namespace to join (runc's chroot mode): the process chroots where the init did.
     ...(usesHostMountNamespace(config) ? { root: `/proc/${record.pid}/root` } : {}),
   };

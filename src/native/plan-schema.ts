@@ -249,8 +249,11 @@ export interface ExecPlan extends CommonPlan {
   namespaces: Array<Required<NamespacePlan>>;
   /** The helper's fd of a pidfd of the container's init (4 + its index in extraFds). */
   targetFd: number;
-  /** Host cgroup.procs files of the init's cgroups, joined before anything else. */
-  cgroupProcs: string[];
+  /**
+   * The init's cgroups (src/cgroups/join.ts), by host paths opened before anything else:
+   * `tasks` and `procs` take stage 0 itself, `dir` the process it clones.
+   */
+  cgroup?: CgroupPlacementPlan;
   /** A container without a mount namespace: the init's root (/proc/<pid>/root) to chroot into. */
   root?: string;
 }

@@ -25,7 +25,7 @@ export function minimalExecPlan(): ExecPlan {
     mode: 'exec',
     namespaces: [{ type: CLONE.NEWPID, path: '/proc/9/ns/pid' }],
     process: { args: ['sh'], env: [], cwd: '/', uid: 0, gid: 0, additionalGids: [], noNewPrivileges: false, rlimits: [] },
-    debug: false, targetFd: 5, cgroupProcs: [],
+    debug: false, targetFd: 5,
   };
 }
 

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultSpec } from '../../src/config/default-spec.js';
 import { execProcessFrom } from '../../src/lifecycle/exec.js';
-import { cgroupProcsToJoin } from '../../src/cgroups/join.js';
+import { cgroupPlacementToJoin } from '../../src/cgroups/join.js';
 import { parseMountinfo } from '../../src/mountinfo.js';
 import { checkTerminal, listenFdsFromEnv } from '../../src/io/process-io.js';
 import { encodePlan } from '../../src/native/plan-encode.js';
@@ -67,29 +67,38 @@ describe('terminal rules', () => {
   });
 });
 
-describe('cgroupProcsToJoin', () => {
-  const mountinfo = parseMountinfo([
+describe('cgroupPlacementToJoin', () => {
+  const lines = [
     '30 25 0:26 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory',
     '31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct',
     '32 25 0:28 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd',
     '33 25 0:29 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate',
     '34 25 0:30 /sub /mnt/pids rw - cgroup cgroup rw,pids',
-  ].join('\n'));
+  ];
+  const mountinfo = parseMountinfo(lines.join('\n'));
   const ours = '5:pids:/sub/me\n4:memory:/\n3:cpu,cpuacct:/\n2:name=systemd:/\n0::/\n';
+  const init = '5:pids:/sub/box\n4:memory:/ocirun/box\n3:cpu,cpuacct:/\n2:name=systemd:/ocirun/box\n0::/ocirun/box\n';
+  const tasks = ['/mnt/pids/box/tasks', '/sys/fs/cgroup/memory/ocirun/box/tasks', '/sys/fs/cgroup/systemd/ocirun/box/tasks'];
 
-  it('joins every hierarchy where the init is elsewhere, through the mount that shows it', () => {
-    const init = '5:pids:/sub/box\n4:memory:/ocirun/box\n3:cpu,cpuacct:/\n2:name=systemd:/ocirun/box\n0::/ocirun/box\n';
-    expect(cgroupProcsToJoin(init, ours, mountinfo)).toEqual([
-      '/mnt/pids/box/cgroup.procs',
-      '/sys/fs/cgroup/memory/ocirun/box/cgroup.procs',
-      '/sys/fs/cgroup/systemd/ocirun/box/cgroup.procs',
-      '/sys/fs/cgroup/unified/ocirun/box/cgroup.procs',
-    ]);
+  it('v1 by tasks, cgroup2 by CLONE_INTO_CGROUP, through the mount that shows each', () => {
+    expect(cgroupPlacementToJoin(init, ours, mountinfo, { root: true, joinsCgroupNamespace: false }))
+      .toEqual({ dir: '/sys/fs/cgroup/unified/ocirun/box', procs: [], tasks });
   });
 
-  it('writes nothing when the init shares our cgroups, or where no mount reaches its cgroup', () => {
-    expect(cgroupProcsToJoin(ours, ours, mountinfo)).toEqual([]);
-    expect(cgroupProcsToJoin('5:pids:/elsewhere\n', ours, mountinfo)).toEqual([]);
+  it("cgroup.procs where the kernel would refuse the clone: rootless, or a joined cgroup namespace under nsdelegate", () => {
+    const procs = { procs: ['/sys/fs/cgroup/unified/ocirun/box/cgroup.procs'], tasks };
+    expect(cgroupPlacementToJoin(init, ours, mountinfo, { root: false, joinsCgroupNamespace: false })).toEqual(procs);
+    expect(cgroupPlacementToJoin(init, ours, mountinfo, { root: true, joinsCgroupNamespace: true })).toEqual(procs);
+    // Without nsdelegate the kernel does not look at the cgroup namespace.
+    const plain = parseMountinfo(lines.join('\n').replace(',nsdelegate', ''));
+    expect(cgroupPlacementToJoin(init, ours, plain, { root: true, joinsCgroupNamespace: true }))
+      .toEqual({ dir: '/sys/fs/cgroup/unified/ocirun/box', procs: [], tasks });
+  });
+
+  it('joins nothing when the init shares our cgroups, or where no mount reaches its cgroup', () => {
+    const opts = { root: true, joinsCgroupNamespace: false };
+    expect(cgroupPlacementToJoin(ours, ours, mountinfo, opts)).toEqual({ procs: [] });
+    expect(cgroupPlacementToJoin('5:pids:/elsewhere\n', ours, mountinfo, opts)).toEqual({ procs: [] });
   });
 });
 
@@ -107,8 +116,9 @@ describe('the helper plan for terminals and exec', () => {
   });
 
   it('an exec plan names its target and cgroups and carries no rootfs or state dir', () => {
-    const plan = read(encodePlan({ ...minimalExecPlan(), targetFd: 5, cgroupProcs: ['/a/cgroup.procs', '/b/cgroup.procs'] }));
-    expect(plan).toMatchObject({ mode: 'exec', targetFd: 5, cgroupProcs: ['/a/cgroup.procs', '/b/cgroup.procs'] });
+    const cgroup = { dir: '/u/box', procs: ['/a/cgroup.procs'], tasks: ['/b/tasks'] };
+    const plan = read(encodePlan({ ...minimalExecPlan(), targetFd: 5, cgroup }));
+    expect(plan).toMatchObject({ mode: 'exec', targetFd: 5, cgroup });
     expect(plan).not.toHaveProperty('rootfs');
     expect(plan).not.toHaveProperty('stateDir');
     expect(plan).toHaveProperty('process');

@@ -3,7 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { mountAt, parseMountinfo, visibleMounts } from '../../src/mountinfo.js';
 import { parseLayout } from '../../src/cgroups/layout.js';
-import { cgroupProcsToJoin } from '../../src/cgroups/join.js';
+import { cgroupPlacementToJoin } from '../../src/cgroups/join.js';
+
+const asRoot = { root: true, joinsCgroupNamespace: false };
 
 const HYBRID = [
   '22 1 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw',
@@ -90,15 +92,16 @@ describe('the cgroup layout and exec follow what is visible', () => {
     expect(parseLayout(text('40 25 0:40 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw')).mode).toBe('unified');
   });
 
-  it('exec writes to no cgroup.procs a mount over /sys/fs/cgroup has hidden', () => {
+  it('exec joins no cgroup a mount over /sys/fs/cgroup has hidden', () => {
     const ours = '4:memory:/\n0::/\n';
     const init = '4:memory:/ocirun/box\n0::/ocirun/box\n';
-    expect(cgroupProcsToJoin(init, ours, parseMountinfo(text()))).toEqual([
-      '/sys/fs/cgroup/memory/ocirun/box/cgroup.procs', '/sys/fs/cgroup/unified/ocirun/box/cgroup.procs',
-    ]);
-    expect(cgroupProcsToJoin(init, ours, parseMountinfo(text('40 25 0:40 / /sys/fs/cgroup rw - tmpfs tmpfs rw')))).toEqual([]);
+    expect(cgroupPlacementToJoin(init, ours, parseMountinfo(text()), asRoot)).toEqual({
+      dir: '/sys/fs/cgroup/unified/ocirun/box', procs: [], tasks: ['/sys/fs/cgroup/memory/ocirun/box/tasks'],
+    });
+    expect(cgroupPlacementToJoin(init, ours, parseMountinfo(text('40 25 0:40 / /sys/fs/cgroup rw - tmpfs tmpfs rw')), asRoot))
+      .toEqual({ procs: [] });
     // A fake "memory" hierarchy mounted over the real one is not the host's: its options name no memory controller.
     const fake = text('40 30 0:40 / /sys/fs/cgroup/memory rw - tmpfs tmpfs rw');
-    expect(cgroupProcsToJoin(init, ours, parseMountinfo(fake))).toEqual(['/sys/fs/cgroup/unified/ocirun/box/cgroup.procs']);
+    expect(cgroupPlacementToJoin(init, ours, parseMountinfo(fake), asRoot)).toEqual({ dir: '/sys/fs/cgroup/unified/ocirun/box', procs: [] });
   });
 });

@@ -108,7 +108,8 @@ function fullExecPlan(): Complete<ExecPlan> {
     // No mount namespace to join: the init's root is chrooted into instead.
     namespaces: [{ type: CLONE.NEWPID, path: '/proc/9/ns/pid' }, { type: CLONE.NEWNET, path: '/proc/9/ns/net' }],
     process, debug: true, timing: true, console: { socketFd: 4, rows: 1, cols: 2 },
-    targetFd: 7, cgroupProcs: ['/sys/fs/cgroup/memory/c1/cgroup.procs'], root: '/proc/9/root',
+    targetFd: 7, root: '/proc/9/root',
+    cgroup: { dir: '/sys/fs/cgroup/unified/c1', procs: ['/sys/fs/cgroup/pids/c1/cgroup.procs'], tasks: ['/sys/fs/cgroup/memory/c1/tasks'] },
   };
 }
 
@@ -192,7 +193,7 @@ const MALFORMED: Array<[string, Buffer, string]> = [
   ['a relative path', create((p) => { p.mounts[0].dest = 'data'; }), 'plan: mounts[0].dest: not an absolute path'],
   ['an empty path', create((p) => { p.readonlyPaths[0] = ''; }), 'plan: readonlyPaths[0]: not an absolute path'],
   ['a relative namespace path', create((p) => { p.namespaces[4].path = 'ns/net'; }), 'plan: namespaces[4].path: not an absolute path'],
-  ['a relative cgroup file', exec((p) => { p.cgroupProcs[0] = 'cgroup.procs'; }), 'plan: cgroupProcs[0]: not an absolute path'],
+  ['a relative cgroup file', exec((p) => { p.cgroup.tasks[0] = 'tasks'; }), 'plan: cgroup.tasks[0]: not an absolute path'],
   ['a relative hook', create((p) => { p.hooks.hooks[1].path = 'hook'; }), 'plan: hooks.hooks[1].path: not an absolute path'],
   ['a relative listener', create((p) => { p.process.seccomp.listener.path = 'a.sock'; }), 'plan: process.seccomp.listener.path: not an absolute path'],
   ['a relative cgroup dir', create((p) => { p.cgroup.dir = 'c1'; }), 'plan: cgroup.dir: not an absolute path'],
