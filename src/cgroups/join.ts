@@ -3,8 +3,10 @@
 // cgroup manager, an engine, or nobody) and on v1, v2 and hybrid hosts.
 import { readFileSync } from 'node:fs';
 import { readMountinfo, visibleMounts, type MountEntry } from '../mountinfo.js';
-import type { CgroupPlacementPlan } from '../native/plan-schema.js';
+import type { ExecPlan } from '../native/plan-schema.js';
 import { parseMembership } from './layout.js';
+
+type ExecCgroups = NonNullable<ExecPlan['cgroup']>;
 
 function mountFor(mounts: readonly MountEntry[], controllers: string, path: string): MountEntry | undefined {
   const wanted = controllers === '' ? [] : controllers.split(',');
@@ -39,7 +41,7 @@ export interface JoinOptions {
  * both cgroups must be inside its cgroup namespace, which a joined one's
  * never holds ours. Rootless or there, today's cgroup.procs write.
  */
-export function execCgroupPlacement(initPid: number, selfPid: number, opts: JoinOptions): CgroupPlacementPlan {
+export function execCgroupPlacement(initPid: number, selfPid: number, opts: JoinOptions): ExecCgroups {
   let theirs: string;
   try {
     theirs = readFileSync(`/proc/${initPid}/cgroup`, 'utf8');
@@ -51,10 +53,10 @@ export function execCgroupPlacement(initPid: number, selfPid: number, opts: Join
 
 /** execCgroupPlacement on the texts of /proc/<init>/cgroup and /proc/self/cgroup, and our mountinfo. */
 export function cgroupPlacementToJoin(initCgroups: string, ownCgroups: string, mountinfo: readonly MountEntry[],
-  opts: JoinOptions): CgroupPlacementPlan {
+  opts: JoinOptions): ExecCgroups {
   const ours = parseMembership(ownCgroups);
   const mounts = visibleMounts(mountinfo);
-  const out: CgroupPlacementPlan = { procs: [], tasks: [] };
+  const out: ExecCgroups = { procs: [], tasks: [] };
   for (const [controllers, path] of parseMembership(initCgroups)) {
     if (ours.get(controllers) === path) continue;
     const m = mountFor(mounts, controllers, path);

@@ -251,9 +251,10 @@ export interface ExecPlan extends CommonPlan {
   targetFd: number;
   /**
    * The init's cgroups (src/cgroups/join.ts), by host paths opened before anything else:
-   * `tasks` and `procs` take stage 0 itself, `dir` the process it clones.
+   * `tasks` and `procs` take stage 0 itself, `dir` the process it clones. The
+   * init's cgroup exists: nothing for the runtime to place.
    */
-  cgroup?: CgroupPlacementPlan;
+  cgroup?: Omit<CgroupPlacementPlan, 'byRuntime'>;
   /** A container without a mount namespace: the init's root (/proc/<pid>/root) to chroot into. */
   root?: string;
 }
