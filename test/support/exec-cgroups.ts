@@ -1,7 +1,8 @@
 // The exec'd process is in every cgroup of the container's init: v1
 // controllers, a hybrid host's cgroup2, pure v2 (test/vm/exec-cgroups.v2.ts),
 // with and without the container's user and cgroup namespaces, which decide
-// how ocirun moves it there (src/cgroups/join.ts). Against runc alike.
+// how ocirun moves it there (src/cgroups/join.ts), and under the systemd
+// driver (test/vm/exec-cgroups.sd.ts: the init's scope). Against runc alike.
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import type { Harness } from '../integration/harness.js';
@@ -17,29 +18,31 @@ const userAndCgroupNs = (s: Spec): void => {
   s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
 };
 
-export function expectExecInInitCgroups(h: Harness, rt: Runtime, namespaces: boolean): void {
+export function expectExecInInitCgroups(h: Harness, rt: Runtime, namespaces: boolean, opts: { systemd?: boolean } = {}): void {
   const id = h.id(`xcg-${rt}`);
+  const cgroup = opts.systemd ? `/system.slice/ocirun-xcg-${id}.scope` : `/ocirun/${id}`;
   const bundle = h.bundle((s) => {
     s.process!.args = ['sleep', '60'];
-    s.linux!.cgroupsPath = `/ocirun/${id}`;
+    s.linux!.cgroupsPath = opts.systemd ? `system.slice:ocirun-xcg:${id}` : `/ocirun/${id}`;
     if (namespaces) userAndCgroupNs(s);
   });
+  const run = (args: string[]) => h.runWith(rt, opts.systemd ? ['--systemd-cgroup', ...args] : args);
   try {
-    expect(h.runWith(rt, ['run', '-d', '--bundle', bundle, id])).toMatchObject({ status: 0, stderr: '' });
-    const init = JSON.parse(h.runWith(rt, ['state', id]).stdout).pid as number;
+    expect(run(['run', '-d', '--bundle', bundle, id])).toMatchObject({ status: 0, stderr: '' });
+    const init = JSON.parse(run(['state', id]).stdout).pid as number;
     const cgroups = readFileSync(`/proc/${init}/cgroup`, 'utf8');
     // Not ours: every hierarchy has the container's own cgroup, so staying put would show.
-    for (const line of cgroups.trim().split('\n')) expect(line).toMatch(new RegExp(`:/ocirun/${id}$`));
+    for (const line of cgroups.trim().split('\n')) expect(line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1)).toBe(cgroup);
     const pidFile = `${h.work}/${id}.exec.pid`;
-    expect(h.runWith(rt, ['exec', '-d', '--pid-file', pidFile, id, 'sleep', '30'])).toMatchObject({ status: 0, stderr: '' });
+    expect(run(['exec', '-d', '--pid-file', pidFile, id, 'sleep', '30'])).toMatchObject({ status: 0, stderr: '' });
     const child = Number(readFileSync(pidFile, 'utf8'));
     expect(readFileSync(`/proc/${child}/cgroup`, 'utf8')).toBe(cgroups);
     // And as the process sees it: in its cgroup namespace, the container's cgroup is the root.
-    const inside = h.runWith(rt, ['exec', id, 'cat', '/proc/self/cgroup']);
+    const inside = run(['exec', id, 'cat', '/proc/self/cgroup']);
     expect(inside).toMatchObject({ status: 0, stderr: '' });
     const seen = inside.stdout.trim().split('\n').map((l) => l.slice(l.lastIndexOf(':') + 1));
-    expect(new Set(seen)).toEqual(new Set([namespaces ? '/' : `/ocirun/${id}`]));
+    expect(new Set(seen)).toEqual(new Set([namespaces ? '/' : cgroup]));
   } finally {
-    h.runWith(rt, ['delete', '--force', id]);
+    run(['delete', '--force', id]);
   }
 }
