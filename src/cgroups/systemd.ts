@@ -5,10 +5,11 @@
 // (limits in files, freezer, cgroup.kill, stats, device program) is the v2
 // manager's work on the scope's directory; only create, update and delete
 // also go through systemd. Cgroup v2 only; root only.
-import { closeSync, existsSync, statSync, writeSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { RuntimeContext } from '../context.js';
 import { OciError } from '../errors.js';
 import type { LinuxResources, Spec } from '../oci/types.js';
+import { HelperPause } from '../native/helper-pause.js';
 import { removeTree, sleep } from './files.js';
 import type { CgroupRecord } from './index.js';
 import type { CgroupLayout } from './layout.js';
@@ -52,7 +53,7 @@ export function planSystemdCgroup(ctx: RuntimeContext, spec: Spec, id: string, l
  * create reports instead of the helper's "the runtime did not place...".
  */
 export class ScopePlacement {
-  private running?: Promise<void>;
+  private readonly pause = new HelperPause();
   private done = false;
 
   constructor(private readonly record: CgroupRecord, private readonly spec: Spec, private readonly warn: (m: string) => void,
@@ -66,34 +67,18 @@ export class ScopePlacement {
   }
 
   readonly onPause = (pid: number, fd: number): void => {
-    this.running = (async () => {
-      let answer = 'a';
-      try {
-        await startScope(this.record, this.spec, pid);
-        const m = new V2Cgroup(this.record);
-        // What systemd does not enable for a scope (hugetlb, misc...), enabled down to it as runc's fs2 does.
-        m.create();
-        for (const w of m.apply(this.spec.linux?.resources ?? {}, { skipPids: true, skipDevices: this.rootless, devices: this.spec.linux?.devices })) this.warn(w);
-        answer = 'h';
-      } finally {
-        try {
-          writeSync(fd, answer);
-        } catch {
-          // The helper is gone already; the spawn reports that.
-        }
-        closeSync(fd);
-      }
-    })();
-    this.running.catch(() => {}); // observed through failure()
+    this.pause.answer(fd, async () => {
+      await startScope(this.record, this.spec, pid);
+      const m = new V2Cgroup(this.record);
+      // What systemd does not enable for a scope (hugetlb, misc...), enabled down to it as runc's fs2 does.
+      m.create();
+      const r = this.spec.linux?.resources ?? {};
+      for (const w of m.apply(r, { skipPids: true, skipDevices: this.rootless, devices: this.spec.linux?.devices })) this.warn(w);
+    });
   };
 
-  async failure(): Promise<unknown> {
-    try {
-      await this.running;
-      return undefined;
-    } catch (err) {
-      return err;
-    }
+  failure(): Promise<unknown> {
+    return this.pause.failure();
   }
 }
 

@@ -1,8 +1,8 @@
 // Where hooks meet the lifecycle (runtime-spec runtime.md#lifecycle): what the
 // helper runs itself goes into its plan; what runs in the runtime's
 // namespaces runs here, at the same points, with the state the spec asks for.
-import { closeSync, writeSync } from 'node:fs';
 import type { Caller } from '../caller.js';
+import { HelperPause } from '../native/helper-pause.js';
 import type { HookPlan, InitHooksPlan } from '../native/plan-schema.js';
 import type { Hook, Hooks } from '../oci/types.js';
 import { hookState, statePieces, type StateSource } from './state.js';
@@ -36,7 +36,7 @@ export function planInitHooks(hooks: Hooks | undefined, src: StateSource): InitH
  * failure() says why.
  */
 export class RuntimeHookGate {
-  private running?: Promise<void>;
+  private readonly pause = new HelperPause();
 
   /** `signal` aborts the hooks (their groups are killed) and so the create. */
   constructor(private readonly hooks: Hooks, private readonly src: StateSource, private readonly caller?: Caller, private readonly signal?: AbortSignal) {}
@@ -49,32 +49,15 @@ export class RuntimeHookGate {
 
   readonly onHooks = (pid: number, fd: number): void => {
     const state = hookState(this.src, 'creating', pid);
-    this.running = (async () => {
-      let answer = 'a';
-      try {
-        await runHooks('prestart', this.hooks.prestart, state, this.caller, this.signal);
-        await runHooks('createRuntime', this.hooks.createRuntime, state, this.caller, this.signal);
-        answer = 'h';
-      } finally {
-        try {
-          writeSync(fd, answer);
-        } catch {
-          // The init is gone already; spawnContainer reports that.
-        }
-        closeSync(fd);
-      }
-    })();
-    this.running.catch(() => {}); // observed through failure()
+    this.pause.answer(fd, async () => {
+      await runHooks('prestart', this.hooks.prestart, state, this.caller, this.signal);
+      await runHooks('createRuntime', this.hooks.createRuntime, state, this.caller, this.signal);
+    });
   };
 
   /** After spawnContainer rejected: the hook failure behind it, once the hooks are over. */
-  async failure(): Promise<unknown> {
-    try {
-      await this.running;
-      return undefined;
-    } catch (err) {
-      return err;
-    }
+  failure(): Promise<unknown> {
+    return this.pause.failure();
   }
 }
 
