@@ -9,13 +9,14 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CriEnv, criEnabled, type Msg } from '../e2e/cri/harness.js';
+import { CriEnv, HANDLERS, criEnabled, type Msg } from '../e2e/cri/harness.js';
 
 const CG = '/sys/fs/cgroup';
 const MiB = 1024 * 1024;
 const inSystemdVm = !!process.env.OCIRUN_TEST_VM_SYSTEMD && readFileSync('/proc/1/comm', 'utf8').trim() === 'systemd';
-// runc 1.1.5 has the systemd driver; ocirun's joins when it is on main.
-const SD_HANDLERS = ['runc'];
+// The handlers, through the same containerd: ocirun's systemd driver, and
+// runc 1.1.5's as the reference.
+const SD_HANDLERS = HANDLERS;
 
 function show(unit: string, prop: string): string {
   const r = spawnSync('systemctl', ['show', '--value', '-p', prop, unit], { encoding: 'utf8', timeout: 60_000 });
