@@ -112,6 +112,17 @@ function planCgroupMount(m: Mount, mctx: MountContext): MountPlan[] {
   const opts = parseMountOptions(m.options);
   if (mctx.cgroupLayout.mode === 'unified') {
     if (bindsHostCgroup2(mctx)) return [bindCgroup2('/sys/fs/cgroup', m.destination, opts.flags, opts.propagation)];
+    // A user namespace may mount cgroup2 only in a cgroup namespace of its
+    // own (EPERM in the host's). runc then binds the host's whole tree; the
+    // container's own cgroup (a delegated one, rootless) is what a cgroup
+    // namespace would show, and as on v1 no cgroup of its own shows an empty
+    // read-only tmpfs: the runtime's cgroups are someone else's limits.
+    if (mctx.userNamespace && !mctx.cgroupNamespace) {
+      const mine = mctx.cgroupDirs?.[mctx.cgroupLayout.hierarchies[0]?.name ?? ''];
+      if (mine) return [bindCgroup2(mine, m.destination, opts.flags, opts.propagation)];
+      const flags = (opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT)) | MS.RDONLY;
+      return [{ dest: m.destination, source: 'tmpfs', type: 'tmpfs', flags, data: 'mode=755', propagation: opts.propagation }];
+    }
     return [{ dest: m.destination, source: m.source || 'cgroup', type: 'cgroup2', flags: opts.flags & ~MS.BIND, data: '', propagation: opts.propagation }];
   }
   const flags = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);

@@ -92,6 +92,18 @@ describe('planMounts', () => {
     expect(plan.at(-1)!.flags).toBe(MS.REMOUNT | MS.NOSUID | MS.RDONLY);
   });
 
+  it('binds the container\'s own cgroup for "cgroup" in a user namespace without a cgroup namespace on a unified host', () => {
+    const cg = [{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'ro'] }];
+    const own = '/sys/fs/cgroup/user.slice/user-1001.slice/user@1001.service/app.slice/c1';
+    expect(planMounts(cg, { ...ctx(UNIFIED, true), cgroupDirs: { '': own } })).toEqual([{
+      dest: '/sys/fs/cgroup', source: own, type: '', flags: MS.BIND | MS.REC, data: '', remountFlags: MS.NOSUID | MS.RDONLY, propagation: [],
+    }]);
+    // No cgroup of its own: nothing of the host's.
+    expect(planMounts(cg, ctx(UNIFIED, true))).toEqual([expect.objectContaining({ type: 'tmpfs', flags: MS.NOSUID | MS.RDONLY })]);
+    // Its own cgroup namespace (owned by its user namespace) may mount a fresh one.
+    expect(planMounts(cg, ctx(UNIFIED, true, true))).toEqual([expect.objectContaining({ type: 'cgroup2' })]);
+  });
+
   it('shows an empty read-only tmpfs for "cgroup" inside a user namespace on a v1 host', () => {
     const plan = planMounts([{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid'] }], ctx(HYBRID, true));
     expect(plan.map((m) => [m.dest, m.type])).toEqual([['/sys/fs/cgroup', 'tmpfs'], ['/sys/fs/cgroup', '']]);
