@@ -240,6 +240,19 @@ template <class V> void visit(V& v, Sysctl& s) {
 
 namespace {
 
+// The cgroup to place the process in (plan-schema.ts CgroupPlacementPlan), with
+// what only one variant adds.
+template <class V, class Extra> void visit_cgroup(V& v, Plan& p, Extra extra) {
+  bool cgroup = p.places_cgroup();
+  v.obj("cgroup", cgroup, [&] {
+    bool dir = !p.cgroup_dir.empty();
+    v.opt("dir", p.cgroup_dir, dir, kAbsolute);
+    v.req("procs", p.cgroup_procs, kAbsolute);
+    v.opt("tasks", p.cgroup_tasks, kAbsolute);
+    extra();
+  });
+}
+
 // What both variants carry (plan-schema.ts CommonPlan).
 template <class V> void visit_common(V& v, Plan& p) {
   v.req("process", p.process);
@@ -291,14 +304,7 @@ template <class V> void visit_create(V& v, Plan& p) {
     v.check(!start || p.hook_state_start.size() == 2, "stateStart", "expected the state before and after the pid");
     v.check(start || !has_hook(p, HOOK_START_CONTAINER), "stateStart", "missing for startContainer hooks");
   });
-  bool cgroup = p.places_cgroup();
-  v.obj("cgroup", cgroup, [&] {
-    bool dir = !p.cgroup_dir.empty();
-    v.opt("dir", p.cgroup_dir, dir, kAbsolute);
-    v.req("procs", p.cgroup_procs, kAbsolute);
-    v.opt("tasks", p.cgroup_tasks, kAbsolute);
-    v.opt("byRuntime", p.cgroup_by_runtime);
-  });
+  visit_cgroup(v, p, [&] { v.opt("byRuntime", p.cgroup_by_runtime); });
   bool uid_helper = !p.uid_map_helper.empty(), gid_helper = !p.gid_map_helper.empty();
   bool userns_mapping = p.setgroups_deny || uid_helper || gid_helper;
   v.obj("userns", userns_mapping, [&] {
@@ -339,14 +345,8 @@ template <class V> void visit_exec(V& v, Plan& p) {
   v.req("targetFd", p.exec_target);
   v.check(inherited(p.exec_target), "targetFd", "not an inherited descriptor");
   v.check(p.console_fd != p.exec_target, "targetFd", "the console socket and the exec target are one descriptor");
-  // The init's cgroups, the same fields as create's (cgroup.cc): stage 0 joins them.
-  bool cgroup = p.places_cgroup();
-  v.obj("cgroup", cgroup, [&] {
-    bool dir = !p.cgroup_dir.empty();
-    v.opt("dir", p.cgroup_dir, dir, kAbsolute);
-    v.req("procs", p.cgroup_procs, kAbsolute);
-    v.opt("tasks", p.cgroup_tasks, kAbsolute);
-  });
+  // The init's cgroups (cgroup.cc): stage 0 joins them.
+  visit_cgroup(v, p, [] {});
   bool root = !p.exec_root.empty();
   v.opt("root", p.exec_root, root, kAbsolute);
   v.check(!root || !p.has_namespace(CLONE_NEWNS), "root", "a container with a mount namespace is entered by joining it");

@@ -4,8 +4,8 @@
 // how ocirun moves it there (src/cgroups/join.ts), and under the systemd
 // driver (test/vm/exec-cgroups.sd.ts: the init's scope). Against runc alike.
 import { readFileSync } from 'node:fs';
-import { expect } from 'vitest';
-import type { Harness } from '../integration/harness.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Harness } from '../integration/harness.js';
 import type { Spec } from '../../src/oci/types.js';
 
 export type Runtime = 'ocirun' | 'runc';
@@ -17,6 +17,27 @@ const userAndCgroupNs = (s: Spec): void => {
   s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
   s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
 };
+
+/**
+ * The four cases as one describe block with its own Harness. Under the systemd
+ * driver the cgroups are systemd's scopes, outside the harness's cgroup tree,
+ * so its cgroup leak check does not apply (the case itself checks the scope).
+ */
+export function describeExecCgroups(title: string, enabled: boolean, opts: { systemd?: boolean } = {}): void {
+  describe.runIf(enabled)(title, () => {
+    let h: Harness;
+    beforeAll(async () => { h = await Harness.create(); });
+    afterEach(() => {
+      expect(h.cleanup()).toEqual({ stateDirs: [], processes: [], mounts: [] });
+      if (!opts.systemd) expect(h.leakedCgroups()).toEqual([]);
+    });
+    afterAll(() => h?.destroy());
+
+    it.each(EXEC_CGROUP_CASES)('%s (user and cgroup namespaces: %s)', (rt, namespaces) => {
+      expectExecInInitCgroups(h, rt, namespaces, opts);
+    });
+  });
+}
 
 export function expectExecInInitCgroups(h: Harness, rt: Runtime, namespaces: boolean, opts: { systemd?: boolean } = {}): void {
   const id = h.id(`xcg-${rt}`);
