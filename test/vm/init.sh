@@ -216,6 +216,11 @@ systemd_setup() {
     remote-fs.target; do
     ln -sf /dev/null "$sd/system/$u"
   done
+  # Debian's tmp.conf empties /tmp at boot (D), which systemd-tmpfiles-setup does
+  # as soon as a unit pulls in sysinit.target (user@.service does): /tmp is the
+  # host's, and holds the tree under test when that is a CI clone in /tmp.
+  mkdir -p /etc/tmpfiles.d
+  printf '%s\n' '# written by test/vm/init.sh: keep the host'"'"'s /tmp' 'd /tmp 1777 root root -' >/etc/tmpfiles.d/tmp.conf
   # Accounting on: systemd then enables every controller it manages down to
   # each unit's cgroup.
   printf '%s\n' '# written by test/vm/init.sh' '[Manager]' \

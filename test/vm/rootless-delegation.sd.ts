@@ -48,9 +48,8 @@ describe.runIf(inSystemdVm && RUNC)('rootless in a delegated cgroup v2 subtree (
   let seq = 0;
 
   beforeAll(async () => {
-    // user@.service pulls in basic.target, whose systemd-tmpfiles-setup empties
-    // /tmp (tmpfiles.d/tmp.conf: D /tmp); /var/tmp is only aged. The user's
-    // files (RootlessUser: os.tmpdir()) go there.
+    // The user's files (RootlessUser: os.tmpdir()) go to /var/tmp, the tmpfs
+    // systemd.vm.test.ts gives TMPDIR, even when run by hand with /tmp.
     if (!process.env.TMPDIR || process.env.TMPDIR.startsWith('/tmp')) process.env.TMPDIR = '/var/tmp';
     u = RootlessUser.create();
     rootfs = join(u.work, 'rootfs');
