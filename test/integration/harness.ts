@@ -2,7 +2,7 @@
 // bundles with edited configs, and a check that a test left nothing behind
 // (state dirs, host mounts, container processes).
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, openSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { defaultSpec } from '../../src/config/default-spec.js';
 import type { Spec } from '../../src/oci/types.js';
 
 import { ENGINE_DIR, stopDaemons } from '../support/engine.js';
+import { spawnSyncToFiles } from '../support/spawn-files.js';
 
 export const OCIRUN = fileURLToPath(new URL('../../bin/ocirun', import.meta.url));
 export const isRoot = process.getuid?.() === 0;
@@ -142,22 +143,10 @@ export class Harness {
   }
 
   private spawnSyncToFiles(cmd: string, argv: string[], opts: { input?: string; timeout?: number; cwd?: string; env?: NodeJS.ProcessEnv }): Result {
-    const outFile = join(this.work, `.out-${++this.seq}`);
-    const errFile = join(this.work, `.err-${this.seq}`);
-    const out = openSync(outFile, 'w+');
-    const err = openSync(errFile, 'w+');
-    try {
-      const r = spawnSync(cmd, argv, {
-        input: opts.input ?? '', timeout: opts.timeout ?? 30_000, cwd: opts.cwd ?? this.work,
-        stdio: ['pipe', out, err], env: opts.env ? { ...process.env, ...opts.env } : process.env,
-      });
-      return { status: r.status, signal: r.signal, stdout: readFileSync(outFile, 'utf8'), stderr: readFileSync(errFile, 'utf8') };
-    } finally {
-      closeSync(out);
-      closeSync(err);
-      rmSync(outFile, { force: true });
-      rmSync(errFile, { force: true });
-    }
+    return spawnSyncToFiles(this.work, cmd, argv, {
+      input: opts.input ?? '', timeout: opts.timeout ?? 30_000, cwd: opts.cwd ?? this.work,
+      env: opts.env ? { ...process.env, ...opts.env } : process.env,
+    });
   }
 
   /** Starts the CLI without waiting, for signal-forwarding tests. */

@@ -3,8 +3,9 @@
 // in a temp dir, and removed with everything it ran, even after a failure.
 // Commands run as it through spawnSync's uid/gid (libuv drops root's groups).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, cpSync, openSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSyncToFiles } from './spawn-files.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,7 +42,6 @@ export class RootlessUser {
   readonly ocirun: string;
   readonly subuid: SubRange;
   readonly subgid: SubRange;
-  private seq = 0;
 
   private constructor(readonly name: string, readonly work: string, ocirun: string) {
     const ids = spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim();
@@ -115,22 +115,10 @@ export class RootlessUser {
   run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeout?: number } = {}): Result {
     const env = this.env(opts.env);
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-    const outFile = join(this.work, `.out-${++this.seq}`);
-    const errFile = join(this.work, `.err-${this.seq}`);
-    const out = openSync(outFile, 'w+');
-    const err = openSync(errFile, 'w+');
-    try {
-      const r = spawnSync(cmd, args, {
-        uid: this.uid, gid: this.gid, env, cwd: opts.cwd ?? this.home, input: opts.input ?? '',
-        stdio: ['pipe', out, err], timeout: opts.timeout ?? 60_000,
-      });
-      return { status: r.status, stdout: readFileSync(outFile, 'utf8'), stderr: readFileSync(errFile, 'utf8') };
-    } finally {
-      closeSync(out);
-      closeSync(err);
-      rmSync(outFile, { force: true });
-      rmSync(errFile, { force: true });
-    }
+    const { status, stdout, stderr } = spawnSyncToFiles(this.work, cmd, args, {
+      uid: this.uid, gid: this.gid, env, cwd: opts.cwd ?? this.home, input: opts.input ?? '', timeout: opts.timeout ?? 60_000,
+    });
+    return { status, stdout, stderr };
   }
 
   /** A directory under the user's home, owned by the user. */
